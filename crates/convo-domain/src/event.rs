@@ -1,0 +1,147 @@
+//! Events: facts about one conversation. Each carries what a consumer needs without reading the
+//! aggregate: when (`at`), who acted (`staff_uid`), whose conversation (`client_uid`).
+//!
+//! The JSON form (the payload stored and published) is flat:
+//! `{"type": "FollowUpSet", "at": "...", "staff_uid": "...", "client_uid": "...", "date": ..., "message": ...}`.
+//! Its JSON Schema lives in the repository's `schemas/` folder.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::command::Direction;
+use crate::state::{ClientInfo, Source, StaffRef};
+
+/// Payload schema version, stored beside each event. Additive changes keep it.
+pub const SCHEMA_VERSION: i32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// The staff who caused the event, when a staff did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_uid: Option<String>,
+    /// The conversation's client.
+    pub client_uid: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Event {
+    /// The event's type name, as stored and as the CloudEvents `ce_type` suffix.
+    pub fn type_name(&self) -> &'static str {
+        self.body.type_name()
+    }
+}
+
+/// A change of a conversation attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change<T> {
+    pub from: T,
+    pub to: T,
+}
+
+/// The attributes of `AttributesChanged`; only the changed ones are present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttributeChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<Change<Option<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<Change<Option<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile: Option<Change<bool>>,
+}
+
+impl AttributeChanges {
+    pub fn is_empty(&self) -> bool {
+        self.campaign.is_none() && self.source_type.is_none() && self.mobile.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum EventBody {
+    ConversationStarted {
+        business_uid: String,
+        title: String,
+        client: ClientInfo,
+        staff: StaffRef,
+        source: Source,
+        campaign: Option<String>,
+        mobile: bool,
+        matter_searchable: bool,
+    },
+    Archived,
+    Unarchived,
+    /// The spam flag applies to the client too (`client_uid`).
+    MarkedSpam,
+    UnmarkedSpam,
+    /// Unread for the business side; `staff_uid` is the requesting staff, whose collaborator
+    /// record (if any) takes the same read state.
+    MarkedUnread,
+    MarkedRead,
+    SoftDeleted {
+        deleted_at: DateTime<Utc>,
+    },
+    Restored,
+    AttributesChanged {
+        changes: AttributeChanges,
+    },
+    /// `staff_uid` now collaborates on the conversation.
+    CollaboratorAdded,
+    /// `staff_uid`'s follow-up is active, with an optional reminder date.
+    FollowUpSet {
+        date: Option<DateTime<Utc>>,
+        message: String,
+    },
+    /// `staff_uid`'s follow-up was dismissed.
+    FollowUpRemoved,
+    /// `staff_uid`'s follow-up was done.
+    FollowUpCompleted,
+    /// An internal text message by `staff_uid` (a follow-up note without a date).
+    InternalNoteAdded {
+        text: String,
+    },
+    MessageRecorded {
+        message_id: String,
+        direction: Direction,
+        title: String,
+        text: String,
+    },
+    /// This conversation now lives on as `target_uid`; commands for it are routed there.
+    MergedInto {
+        target_uid: String,
+    },
+    /// The target side of a merge: `source_uid` and its messages now belong here.
+    MergedFrom {
+        source_uid: String,
+        message_count: u64,
+    },
+    /// Hard delete: read models forget the conversation.
+    ConversationDeleted,
+}
+
+impl EventBody {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::ConversationStarted { .. } => "ConversationStarted",
+            Self::Archived => "Archived",
+            Self::Unarchived => "Unarchived",
+            Self::MarkedSpam => "MarkedSpam",
+            Self::UnmarkedSpam => "UnmarkedSpam",
+            Self::MarkedUnread => "MarkedUnread",
+            Self::MarkedRead => "MarkedRead",
+            Self::SoftDeleted { .. } => "SoftDeleted",
+            Self::Restored => "Restored",
+            Self::AttributesChanged { .. } => "AttributesChanged",
+            Self::CollaboratorAdded => "CollaboratorAdded",
+            Self::FollowUpSet { .. } => "FollowUpSet",
+            Self::FollowUpRemoved => "FollowUpRemoved",
+            Self::FollowUpCompleted => "FollowUpCompleted",
+            Self::InternalNoteAdded { .. } => "InternalNoteAdded",
+            Self::MessageRecorded { .. } => "MessageRecorded",
+            Self::MergedInto { .. } => "MergedInto",
+            Self::MergedFrom { .. } => "MergedFrom",
+            Self::ConversationDeleted => "ConversationDeleted",
+        }
+    }
+}

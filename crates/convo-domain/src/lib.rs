@@ -1,0 +1,25 @@
+//! The conversation aggregate of vcita's "Update a conversation" endpoint, as pure functions.
+//!
+//! - [`validate`] turns a raw JSON body into a [`command::UpdateChanges`] (spec §3), for HTTP and
+//!   Kafka alike.
+//! - [`decide`] checks a [`Command`] against the [`Conversation`] state and returns the events it
+//!   causes, or a [`Rejection`] (spec §5–§7, §10).
+//! - [`Conversation::evolve`] folds one [`Event`] into the state.
+//! - [`render`] produces vcita's `Conversation` JSON object (spec §8).
+//!
+//! Nothing here does IO, reads a clock or draws randomness: the caller passes `now` in the command.
+
+pub mod command;
+pub mod decide;
+pub mod event;
+pub mod follow_up_date;
+pub mod rejection;
+pub mod render;
+pub mod state;
+pub mod validate;
+
+pub use command::{Command, UpdateChanges};
+pub use decide::decide;
+pub use event::{Event, EventBody};
+pub use rejection::{FieldError, Rejection};
+pub use state::Conversation;
