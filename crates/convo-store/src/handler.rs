@@ -1,0 +1,309 @@
+//! The command handler: route a merged uid to its target, lock the conversation, load it, decide,
+//! then append events, snapshot and outcome in one transaction.
+//!
+//! Writers of one conversation are serialized by a transaction-scoped advisory lock, so any
+//! number of service instances can take commands for the same conversation without lost updates;
+//! the unique `(conversation_uid, version)` key stays as the safety net, and a race on it (or a
+//! serialization failure) reruns the whole transaction, a bounded number of times.
+//!
+//! Every transaction reads everything it needs before its first write. That keeps each
+//! conversation's versions in transaction-id order, which the relay relies on.
+
+use convo_domain::command::Action;
+use convo_domain::state::Lifecycle;
+use convo_domain::{Command, Conversation, Event, Rejection, decide};
+use sqlx::{PgConnection, PgPool};
+
+use crate::error::StoreError;
+use crate::store::{self, EventMetadata, StoredOutcome};
+
+/// How many times a transaction is rerun after a retryable failure.
+const MAX_ATTEMPTS: u32 = 8;
+/// How many merge hops a command follows after taking its lock (a merge racing with it).
+const MAX_REROUTES: u32 = 8;
+
+/// Who and what caused a command, recorded with its events.
+#[derive(Debug, Clone)]
+pub struct Metadata {
+    pub command_id: String,
+    pub correlation_id: String,
+    pub causation_id: String,
+}
+
+/// Makes a retried command return its first outcome (spec §9).
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// Unique per caller (the transport namespaces it).
+    pub key: String,
+    /// Hash of the request; the same key with another hash is a conflict.
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub command: Command,
+    pub metadata: Metadata,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A command the aggregate accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The state after the command (the conversation the command was routed to).
+    pub state: Conversation,
+    /// The events appended (none when the command changed nothing).
+    pub events: Vec<Event>,
+}
+
+/// What the transport answers: an HTTP status and body, or a Kafka outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub reply: Reply,
+    /// True when this is a retry answered from the stored first outcome.
+    pub replayed: bool,
+    /// The decision, when the command ran now.
+    pub decision: Option<Result<Accepted, Rejection>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandHandler {
+    pool: PgPool,
+}
+
+impl CommandHandler {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs one command. `reply` turns the decision into what the transport answers; with an
+    /// idempotency key, that reply is stored in the same transaction and returned to retries.
+    pub async fn handle(
+        &self,
+        request: &Request,
+        reply: impl Fn(&Result<Accepted, Rejection>) -> Reply,
+    ) -> Result<Handled, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.attempt(request, &reply).await {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "retrying command");
+                }
+                Err(e) if e.is_retryable() => return Err(StoreError::Contended { attempts: attempt }),
+                other => return other,
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        request: &Request,
+        reply: &impl Fn(&Result<Accepted, Rejection>) -> Reply,
+    ) -> Result<Handled, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let command = &request.command;
+
+        let decision = match &command.action {
+            Action::MergeInto { target_uid } => merge(&mut tx, command, target_uid).await?,
+            _ => single(&mut tx, command).await?,
+        };
+
+        // Idempotency is checked after the conversation lock: a concurrent retry of the same key
+        // on the same conversation waits here and then finds the first outcome.
+        if let Some(idem) = &request.idempotency {
+            if let Some(first) = store::find_outcome(&mut tx, &idem.key).await? {
+                tx.rollback().await?;
+                let reply = if first.request_hash == idem.request_hash {
+                    Reply {
+                        status: first.status,
+                        body: first.body,
+                    }
+                } else {
+                    reply(&Err(Rejection::conflict(
+                        "this idempotency key was used with a different request",
+                    )))
+                };
+                return Ok(Handled {
+                    reply,
+                    replayed: true,
+                    decision: None,
+                });
+            }
+        }
+
+        let decision = match decision {
+            Decided::Accepted { writes, accepted } => {
+                let meta = EventMetadata {
+                    business_uid: &command.business_uid,
+                    command_id: &request.metadata.command_id,
+                    correlation_id: &request.metadata.correlation_id,
+                    causation_id: &request.metadata.causation_id,
+                };
+                for write in &writes {
+                    if write.events.is_empty() {
+                        continue;
+                    }
+                    store::append(&mut tx, &write.before.uid, write.before.version, &write.events, &meta)
+                        .await?;
+                    store::save_snapshot(&mut tx, &write.after).await?;
+                }
+                if let Action::MergeInto { .. } = command.action {
+                    store::insert_route(&mut tx, &writes[0].before.uid, &writes[1].before.uid).await?;
+                }
+                Ok(accepted)
+            }
+            Decided::Rejected(rejection) => Err(rejection),
+        };
+
+        let answer = reply(&decision);
+        if let Some(idem) = &request.idempotency {
+            let (uid, version) = match &decision {
+                Ok(a) => (a.state.uid.as_str(), Some(a.state.version)),
+                Err(_) => (command.conversation_uid.as_str(), None),
+            };
+            let outcome = StoredOutcome {
+                request_hash: idem.request_hash.clone(),
+                status: answer.status,
+                body: answer.body.clone(),
+            };
+            store::insert_outcome(&mut tx, &idem.key, uid, version, &outcome).await?;
+        }
+        tx.commit().await?;
+        Ok(Handled {
+            reply: answer,
+            replayed: false,
+            decision: Some(decision),
+        })
+    }
+}
+
+/// One conversation's part of a decision.
+struct Write {
+    before: Conversation,
+    events: Vec<Event>,
+    after: Conversation,
+}
+
+impl Write {
+    fn new(before: Conversation, events: Vec<Event>) -> Self {
+        let after = events.iter().fold(before.clone(), |s, e| s.evolve(e));
+        Self {
+            before,
+            events,
+            after,
+        }
+    }
+}
+
+enum Decided {
+    Accepted {
+        writes: Vec<Write>,
+        accepted: Accepted,
+    },
+    Rejected(Rejection),
+}
+
+/// A command on one conversation, routed through merges.
+async fn single(conn: &mut PgConnection, command: &Command) -> Result<Decided, StoreError> {
+    let mut uid = store::resolve_route(conn, &command.conversation_uid).await?;
+    for _ in 0..MAX_REROUTES {
+        store::lock_conversation(conn, &uid).await?;
+        let state = store::load(conn, &uid).await?;
+        let routed = Command {
+            conversation_uid: uid.clone(),
+            ..command.clone()
+        };
+        match decide(&state, &routed) {
+            Ok(events) => {
+                let write = Write::new(state, events);
+                let accepted = Accepted {
+                    state: write.after.clone(),
+                    events: write.events.clone(),
+                };
+                return Ok(Decided::Accepted {
+                    writes: vec![write],
+                    accepted,
+                });
+            }
+            // A merge committed between routing and locking: follow it.
+            Err(Rejection::Merged { target }) => uid = target,
+            Err(rejection) => return Ok(Decided::Rejected(rejection)),
+        }
+    }
+    Ok(Decided::Rejected(Rejection::NotFound))
+}
+
+/// Spec §7: merge `command.conversation_uid` into the end of `target_uid`'s merge chain. Both
+/// conversations are locked (in a fixed order, so two merges cannot deadlock) and change together.
+async fn merge(
+    conn: &mut PgConnection,
+    command: &Command,
+    target_uid: &str,
+) -> Result<Decided, StoreError> {
+    let source_uid = command.conversation_uid.as_str();
+    let target = store::resolve_route(conn, target_uid).await?;
+    let mut uids = [source_uid, target.as_str()];
+    uids.sort_unstable();
+    store::lock_conversation(conn, uids[0]).await?;
+    if uids[1] != uids[0] {
+        store::lock_conversation(conn, uids[1]).await?;
+    }
+    // Re-resolve under the locks: a merge of the target may have committed meanwhile.
+    if store::resolve_route(conn, target_uid).await? != target {
+        return Err(StoreError::Raced);
+    }
+    let source = store::load(conn, source_uid).await?;
+    let into = Command {
+        action: Action::MergeInto {
+            target_uid: target.clone(),
+        },
+        ..command.clone()
+    };
+    let source_events = match decide(&source, &into) {
+        Ok(events) => events,
+        Err(rejection) => return Ok(Decided::Rejected(rejection)),
+    };
+    let target_state = store::load(conn, &target).await?;
+    let absorb = Command {
+        conversation_uid: target.clone(),
+        action: Action::AbsorbMerged {
+            source_uid: source_uid.to_owned(),
+            message_count: source.message_count,
+        },
+        ..command.clone()
+    };
+    let target_events = match decide(&target_state, &absorb) {
+        Ok(events) => events,
+        Err(rejection) => return Ok(Decided::Rejected(rejection)),
+    };
+    let source_write = Write::new(source, source_events);
+    let target_write = Write::new(target_state, target_events);
+    let accepted = Accepted {
+        state: target_write.after.clone(),
+        events: source_write
+            .events
+            .iter()
+            .chain(&target_write.events)
+            .cloned()
+            .collect(),
+    };
+    Ok(Decided::Accepted {
+        writes: vec![source_write, target_write],
+        accepted,
+    })
+}
+
+/// Whether `state` can be addressed at all (used by GET, which runs no command).
+pub fn visible_to(state: &Conversation, business_uid: &str) -> bool {
+    matches!(state.lifecycle, Lifecycle::Open) && state.business_uid == business_uid
+}

@@ -1,0 +1,236 @@
+//! Statements on the write-side tables. Each takes the open transaction's connection, so the
+//! handler composes them into one atomic commit.
+
+use chrono::{DateTime, Utc};
+use convo_domain::{Conversation, Event};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// The shape version of snapshot JSON; bump it when `Conversation` changes incompatibly.
+pub const STATE_SCHEMA: i32 = 1;
+
+/// How many merge hops the router follows before giving up (merges never form cycles, so this
+/// only bounds damage from corrupt data).
+const MAX_MERGE_HOPS: i32 = 64;
+
+/// Namespace of the deterministic event ids.
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2c7e_9b7e_4f0e_8a55_3e1d_c0a7_e5e1);
+
+/// The id of the event at `version` of `conversation_uid`: the same on every retry and republish.
+pub fn event_id(conversation_uid: &str, version: u64) -> Uuid {
+    Uuid::new_v5(
+        &EVENT_ID_NAMESPACE,
+        format!("{conversation_uid}/{version}").as_bytes(),
+    )
+}
+
+/// Serializes writers of one conversation across every connection and service instance, until
+/// the transaction ends.
+pub async fn lock_conversation(conn: &mut PgConnection, uid: &str) -> Result<(), StoreError> {
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", uid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Follows merge routes from `uid` to the conversation that holds it now.
+pub async fn resolve_route(conn: &mut PgConnection, uid: &str) -> Result<String, StoreError> {
+    let row = sqlx::query_scalar!(
+        r#"WITH RECURSIVE chain (uid, hops) AS (
+               SELECT $1::text, 0
+               UNION ALL
+               SELECT m.target_uid, c.hops + 1
+               FROM merge_routes m JOIN chain c ON m.source_uid = c.uid
+               WHERE c.hops < $2
+           )
+           SELECT uid AS "uid!" FROM chain ORDER BY hops DESC LIMIT 1"#,
+        uid,
+        MAX_MERGE_HOPS
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row)
+}
+
+pub async fn insert_route(
+    conn: &mut PgConnection,
+    source_uid: &str,
+    target_uid: &str,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO merge_routes (source_uid, target_uid) VALUES ($1, $2)",
+        source_uid,
+        target_uid
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The conversation's current state: its snapshot plus the events after it.
+pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        conversation_uid: uid.to_owned(),
+        reason,
+    };
+    let snapshot = sqlx::query!(
+        "SELECT state_schema, state FROM snapshots WHERE conversation_uid = $1",
+        uid
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let mut state = snapshot
+        .filter(|s| s.state_schema == STATE_SCHEMA)
+        .and_then(|s| serde_json::from_value::<Conversation>(s.state).ok())
+        .unwrap_or_else(|| Conversation::new(uid));
+
+    let after = i64::try_from(state.version).map_err(|e| corrupt(e.to_string()))?;
+    let tail = sqlx::query!(
+        "SELECT version, payload FROM events
+         WHERE conversation_uid = $1 AND version > $2 ORDER BY version",
+        uid,
+        after
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in tail {
+        let event: Event = serde_json::from_value(row.payload)
+            .map_err(|e| corrupt(format!("event version {}: {e}", row.version)))?;
+        state = state.evolve(&event);
+    }
+    Ok(state)
+}
+
+/// What the store records about the command that caused events.
+#[derive(Debug, Clone)]
+pub struct EventMetadata<'a> {
+    pub business_uid: &'a str,
+    pub command_id: &'a str,
+    pub correlation_id: &'a str,
+    pub causation_id: &'a str,
+}
+
+/// Appends `events` after version `expected` of the conversation. A concurrent writer that got
+/// there first makes this fail with a unique violation (SQLSTATE 23505), which is retryable.
+pub async fn append(
+    conn: &mut PgConnection,
+    uid: &str,
+    expected: u64,
+    events: &[Event],
+    meta: &EventMetadata<'_>,
+) -> Result<(), StoreError> {
+    let n = events.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut payloads = Vec::with_capacity(n);
+    let mut actors: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut times: Vec<DateTime<Utc>> = Vec::with_capacity(n);
+    for (i, event) in events.iter().enumerate() {
+        let version = expected + 1 + i as u64;
+        ids.push(event_id(uid, version));
+        versions.push(version as i64);
+        types.push(event.type_name().to_owned());
+        payloads.push(serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
+            conversation_uid: uid.to_owned(),
+            reason: e.to_string(),
+        })?);
+        actors.push(event.staff_uid.clone());
+        times.push(event.at);
+    }
+    sqlx::query!(
+        "INSERT INTO events (event_id, conversation_uid, version, event_type, schema_version,
+                             payload, business_uid, actor_staff_uid, command_id, correlation_id,
+                             causation_id, occurred_at)
+         SELECT e.id, $2, e.version, e.type, $3, e.payload, $4, e.actor, $5, $6, $7, e.at
+         FROM UNNEST($1::uuid[], $8::bigint[], $9::text[], $10::jsonb[], $11::text[],
+                     $12::timestamptz[]) AS e (id, version, type, payload, actor, at)",
+        &ids,
+        uid,
+        convo_domain::event::SCHEMA_VERSION,
+        meta.business_uid,
+        meta.command_id,
+        meta.correlation_id,
+        meta.causation_id,
+        &versions,
+        &types,
+        &payloads,
+        &actors as &[Option<String>],
+        &times,
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the conversation's snapshot at `state`.
+pub async fn save_snapshot(conn: &mut PgConnection, state: &Conversation) -> Result<(), StoreError> {
+    let json = serde_json::to_value(state).map_err(|e| StoreError::Corrupt {
+        conversation_uid: state.uid.clone(),
+        reason: e.to_string(),
+    })?;
+    sqlx::query!(
+        "INSERT INTO snapshots (conversation_uid, version, state_schema, state)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (conversation_uid) DO UPDATE
+         SET version = EXCLUDED.version, state_schema = EXCLUDED.state_schema,
+             state = EXCLUDED.state, updated_at = clock_timestamp()
+         WHERE snapshots.version < EXCLUDED.version",
+        state.uid,
+        state.version as i64,
+        STATE_SCHEMA,
+        json
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A stored outcome of an idempotent command.
+#[derive(Debug, Clone)]
+pub struct StoredOutcome {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+pub async fn find_outcome(
+    conn: &mut PgConnection,
+    command_id: &str,
+) -> Result<Option<StoredOutcome>, StoreError> {
+    let row = sqlx::query!(
+        "SELECT request_hash, status, outcome FROM command_outcomes WHERE command_id = $1",
+        command_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| StoredOutcome {
+        request_hash: r.request_hash,
+        status: u16::try_from(r.status).unwrap_or(500),
+        body: r.outcome,
+    }))
+}
+
+pub async fn insert_outcome(
+    conn: &mut PgConnection,
+    command_id: &str,
+    conversation_uid: &str,
+    version: Option<u64>,
+    outcome: &StoredOutcome,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "INSERT INTO command_outcomes (command_id, request_hash, conversation_uid, status, version, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        command_id,
+        outcome.request_hash,
+        conversation_uid,
+        outcome.status as i16,
+        version.map(|v| v as i64),
+        outcome.body
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
