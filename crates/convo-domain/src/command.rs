@@ -20,6 +20,8 @@ pub struct Command {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
+// Commands live briefly, one at a time: boxing the start would buy nothing measurable.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     /// Creates the conversation (spec §10 `StartConversation`).
     Start(StartConversation),

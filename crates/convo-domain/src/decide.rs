@@ -127,42 +127,30 @@ fn decide_update(
 ) -> Result<Vec<Event>, Rejection> {
     let mut d = Decision::new(state, now, Some(staff_uid.to_owned()));
 
-    if let Some(archived) = changes.archived {
-        if archived != d.state.archived {
-            d.emit(if archived {
-                EventBody::Archived
-            } else {
-                EventBody::Unarchived
-            });
-        }
-    }
-    if let Some(unread) = changes.business_unread {
-        if unread != d.state.business_unread {
-            d.emit(if unread {
-                EventBody::MarkedUnread
-            } else {
-                EventBody::MarkedRead
-            });
-        }
-    }
-    if let Some(spam) = changes.spam {
-        if spam != d.state.spam {
-            d.emit(if spam {
-                EventBody::MarkedSpam
-            } else {
-                EventBody::UnmarkedSpam
-            });
-        }
-    }
-    if let Some(deleted) = changes.deleted {
-        if deleted != d.state.is_deleted_softly() {
-            d.emit(if deleted {
-                EventBody::SoftDeleted { deleted_at: now }
-            } else {
-                EventBody::Restored
-            });
-        }
-    }
+    d.toggle(
+        changes.archived,
+        |s| s.archived,
+        EventBody::Archived,
+        EventBody::Unarchived,
+    );
+    d.toggle(
+        changes.business_unread,
+        |s| s.business_unread,
+        EventBody::MarkedUnread,
+        EventBody::MarkedRead,
+    );
+    d.toggle(
+        changes.spam,
+        |s| s.spam,
+        EventBody::MarkedSpam,
+        EventBody::UnmarkedSpam,
+    );
+    d.toggle(
+        changes.deleted,
+        Conversation::is_deleted_softly,
+        EventBody::SoftDeleted { deleted_at: now },
+        EventBody::Restored,
+    );
     let attributes = attribute_changes(&d.state, changes);
     if !attributes.is_empty() {
         d.emit(EventBody::AttributesChanged {
@@ -231,7 +219,10 @@ fn follow_up_date(raw: &serde_json::Value, now: DateTime<Utc>) -> Result<DateTim
         .ok_or_else(invalid)?
         .trunc_subsecs(0);
     if date <= now {
-        return Err(Rejection::invalid("follow_up_date", "Time has already passed."));
+        return Err(Rejection::invalid(
+            "follow_up_date",
+            "Time has already passed.",
+        ));
     }
     Ok(date)
 }
@@ -251,6 +242,21 @@ impl Decision {
             events: Vec::new(),
             at,
             staff_uid,
+        }
+    }
+
+    /// Emits `on` or `off` when `wanted` differs from the current value.
+    fn toggle(
+        &mut self,
+        wanted: Option<bool>,
+        current: impl Fn(&Conversation) -> bool,
+        on: EventBody,
+        off: EventBody,
+    ) {
+        match wanted {
+            Some(true) if !current(&self.state) => self.emit(on),
+            Some(false) if current(&self.state) => self.emit(off),
+            _ => {}
         }
     }
 

@@ -22,7 +22,12 @@ pub enum Depth {
 /// (case-insensitive) (spec §1).
 pub fn depth_from_full_client(value: Option<&str>) -> Depth {
     match value {
-        Some(v) if !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "f" | "off" | "no") => {
+        Some(v)
+            if !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "" | "0" | "false" | "f" | "off" | "no"
+            ) =>
+        {
             Depth::Deep
         }
         _ => Depth::Shallow,
@@ -91,7 +96,9 @@ fn client(state: &Conversation, depth: Depth) -> Value {
     if depth == Depth::Deep {
         map.extend(c.full.clone());
     }
-    let display_name = format!("{} {}", c.first_name, c.last_name).trim().to_owned();
+    let display_name = format!("{} {}", c.first_name, c.last_name)
+        .trim()
+        .to_owned();
     map.extend([
         ("uid".to_owned(), json!(c.uid)),
         ("first_name".to_owned(), json!(c.first_name)),
@@ -109,7 +116,10 @@ fn follow_up_text(active: bool, date: Option<DateTime<Utc>>) -> String {
     match (active, date) {
         (false, _) => String::new(),
         (true, None) => "Follow-up set".to_owned(),
-        (true, Some(d)) => format!("Reminder set for {}", d.format("%a, %b %-d at %-I:%M %p UTC")),
+        (true, Some(d)) => format!(
+            "Reminder set for {}",
+            d.format("%a, %b %-d at %-I:%M %p UTC")
+        ),
     }
 }
 

@@ -17,7 +17,9 @@ pub enum Lifecycle {
     New,
     Open,
     /// Merged into `into`; commands are routed there.
-    Merged { into: String },
+    Merged {
+        into: String,
+    },
     /// Hard-deleted: gone for good.
     Deleted,
 }
@@ -233,7 +235,9 @@ impl Conversation {
                         self.received = true;
                         self.last_client_action_at = Some(event.at);
                         self.set_business_unread(true, None);
-                        self.collaborators.values_mut().for_each(|c| c.unread = true);
+                        self.collaborators
+                            .values_mut()
+                            .for_each(|c| c.unread = true);
                         "client"
                     }
                     Direction::Outgoing => {

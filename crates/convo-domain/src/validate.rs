@@ -53,8 +53,9 @@ pub fn validate_update(body: &Value) -> Result<UpdateChanges, Rejection> {
     };
     changes.campaign = string(map, "campaign", MAX_SHORT_STRING, &mut errors);
     changes.source_type = string(map, "source_type", MAX_SHORT_STRING, &mut errors);
-    changes.follow_up_message = string(map, "follow_up_message", MAX_FOLLOW_UP_MESSAGE, &mut errors)
-        .map(Option::unwrap_or_default);
+    changes.follow_up_message =
+        string(map, "follow_up_message", MAX_FOLLOW_UP_MESSAGE, &mut errors)
+            .map(Option::unwrap_or_default);
 
     if errors.is_empty() {
         Ok(changes)

@@ -23,7 +23,13 @@ fn archive() -> Action {
 fn start_creates_the_conversation() {
     let then = given_events(vec![]).when(Action::Start(start_command()));
     let events = then.events();
-    assert_eq!(events, vec![Event { at: now(), ..started() }]);
+    assert_eq!(
+        events,
+        vec![Event {
+            at: now(),
+            ..started()
+        }]
+    );
     let after = then.after();
     assert_eq!(after.lifecycle, Lifecycle::Open);
     assert_eq!(after.business_uid, BUSINESS);
@@ -43,7 +49,9 @@ fn starting_without_client_uid_is_invalid() {
     let mut start = start_command();
     start.client.uid.clear();
     let then = given_events(vec![]).when(Action::Start(start));
-    assert!(matches!(then.result, Err(Rejection::Invalid { ref errors }) if errors[0].field == "client"));
+    assert!(
+        matches!(then.result, Err(Rejection::Invalid { ref errors }) if errors[0].field == "client")
+    );
 }
 
 #[test]
@@ -131,7 +139,9 @@ fn merging_into_itself_is_a_cycle() {
     let then = given([]).when(Action::MergeInto {
         target_uid: CONVERSATION.into(),
     });
-    assert!(matches!(then.result, Err(Rejection::Conflict { ref message }) if message.contains("cycle")));
+    assert!(
+        matches!(then.result, Err(Rejection::Conflict { ref message }) if message.contains("cycle"))
+    );
 }
 
 #[test]

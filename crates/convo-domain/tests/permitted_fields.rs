@@ -9,22 +9,33 @@ use support::*;
 
 #[test]
 fn archive() {
-    assert!(given([]).when_update(json!({"archived": true})).then([Archived]).archived);
+    assert!(
+        given([])
+            .when_update(json!({"archived": true}))
+            .then([Archived])
+            .archived
+    );
 }
 
 #[test]
 fn archive_when_archived_is_a_no_op() {
-    given([Archived]).when_update(json!({"archived": true})).then_nothing();
+    given([Archived])
+        .when_update(json!({"archived": true}))
+        .then_nothing();
 }
 
 #[test]
 fn unarchive() {
-    given([Archived]).when_update(json!({"archived": false})).then([Unarchived]);
+    given([Archived])
+        .when_update(json!({"archived": false}))
+        .then([Unarchived]);
 }
 
 #[test]
 fn unarchive_when_not_archived_is_a_no_op() {
-    given([]).when_update(json!({"archived": false})).then_nothing();
+    given([])
+        .when_update(json!({"archived": false}))
+        .then_nothing();
 }
 
 #[test]
@@ -44,7 +55,9 @@ fn mark_unread_sets_the_staffs_collaborator_read_state() {
 
 #[test]
 fn mark_unread_creates_no_collaborator_record() {
-    let after = given([]).when_update(json!({"business_unread": "1"})).then([MarkedUnread]);
+    let after = given([])
+        .when_update(json!({"business_unread": "1"}))
+        .then([MarkedUnread]);
     assert!(after.collaborator(STAFF).is_none());
 }
 
@@ -59,8 +72,12 @@ fn mark_read() {
 
 #[test]
 fn unread_unchanged_is_a_no_op() {
-    given([MarkedUnread]).when_update(json!({"business_unread": true})).then_nothing();
-    given([]).when_update(json!({"business_unread": false})).then_nothing();
+    given([MarkedUnread])
+        .when_update(json!({"business_unread": true}))
+        .then_nothing();
+    given([])
+        .when_update(json!({"business_unread": false}))
+        .then_nothing();
 }
 
 #[test]
@@ -73,13 +90,17 @@ fn spam_applies_to_the_client_too() {
 
 #[test]
 fn not_spam() {
-    let after = given([MarkedSpam]).when_update(json!({"spam": false})).then([UnmarkedSpam]);
+    let after = given([MarkedSpam])
+        .when_update(json!({"spam": false}))
+        .then([UnmarkedSpam]);
     assert!(!after.spam && !after.client_spam);
 }
 
 #[test]
 fn spam_unchanged_is_a_no_op() {
-    given([MarkedSpam]).when_update(json!({"spam": "true"})).then_nothing();
+    given([MarkedSpam])
+        .when_update(json!({"spam": "true"}))
+        .then_nothing();
     given([]).when_update(json!({"spam": 0})).then_nothing();
 }
 
@@ -104,7 +125,9 @@ fn deleted_unchanged_is_a_no_op() {
     given([SoftDeleted { deleted_at: now() }])
         .when_update(json!({"deleted": true}))
         .then_nothing();
-    given([]).when_update(json!({"deleted": false})).then_nothing();
+    given([])
+        .when_update(json!({"deleted": false}))
+        .then_nothing();
 }
 
 #[test]

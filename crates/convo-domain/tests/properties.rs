@@ -14,7 +14,9 @@ fn update_changes() -> impl Strategy<Value = UpdateChanges> {
     let text = || proptest::option::of(proptest::option::of("[a-c]{0,2}"));
     let date = proptest::option::of(prop_oneof![
         Just(json!("2026-05-06T10:31:21Z")),
-        Just(json!("Wed May 06 2026 13:31:21 GMT+0300 (Israel Daylight Time)")),
+        Just(json!(
+            "Wed May 06 2026 13:31:21 GMT+0300 (Israel Daylight Time)"
+        )),
         Just(json!("2020-01-01")),
         Just(json!("garbage")),
         Just(json!(null)),

@@ -42,10 +42,16 @@ fn shallow_rendering_of_a_follow_up() {
     assert_eq!(out["follow_up"], true);
     assert_eq!(out["follow_up_date"], "2026-05-06T10:31:21Z");
     assert_eq!(out["follow_up_message"], "just a test");
-    assert_eq!(out["follow_up_text"], "Reminder set for Wed, May 6 at 10:31 AM UTC");
+    assert_eq!(
+        out["follow_up_text"],
+        "Reminder set for Wed, May 6 at 10:31 AM UTC"
+    );
     assert_eq!(out["depth"], "shallow");
     assert_eq!(out["client"]["uid"], CLIENT);
-    assert_eq!(out["staff"], json!({"uid": STAFF, "display_name": "Ram Almog"}));
+    assert_eq!(
+        out["staff"],
+        json!({"uid": STAFF, "display_name": "Ram Almog"})
+    );
     assert!(out.get("source_type").is_none());
     assert!(out.get("require_attention").is_none());
 }
@@ -72,7 +78,10 @@ fn follow_up_fields_are_the_requesting_staffs() {
 #[test]
 fn deep_rendering_adds_source_fields_and_the_full_client() {
     let mut state = given([MarkedUnread]).state;
-    state.client.full.insert("address".into(), json!("1 Main St"));
+    state
+        .client
+        .full
+        .insert("address".into(), json!("1 Main St"));
     let out = render(&state, STAFF, Depth::Deep, now());
     assert_eq!(out["depth"], "deep");
     assert_eq!(out["require_attention"], true);
@@ -88,7 +97,12 @@ fn flags_render_as_the_state_has_them() {
     let state = given([Archived, MarkedSpam, SoftDeleted { deleted_at: now() }]).state;
     let out = render(&state, STAFF, Depth::Shallow, now());
     assert_eq!(
-        (&out["archived"], &out["spam"], &out["deleted"], &out["business_unread"]),
+        (
+            &out["archived"],
+            &out["spam"],
+            &out["deleted"],
+            &out["business_unread"]
+        ),
         (&json!(true), &json!(true), &json!(true), &json!(false))
     );
     assert_eq!(out["client"]["spam"], true);
@@ -97,8 +111,17 @@ fn flags_render_as_the_state_has_them() {
 #[test]
 fn human_times() {
     let now = at("2026-05-05T15:00:00Z");
-    assert_eq!(human_time(at("2026-05-05T10:30:00Z"), now), "Today, 10:30 AM");
-    assert_eq!(human_time(at("2026-05-04T16:12:00Z"), now), "Yesterday, 4:12 PM");
-    assert_eq!(human_time(at("2026-04-04T16:12:00Z"), now), "Apr 4, 4:12 PM");
+    assert_eq!(
+        human_time(at("2026-05-05T10:30:00Z"), now),
+        "Today, 10:30 AM"
+    );
+    assert_eq!(
+        human_time(at("2026-05-04T16:12:00Z"), now),
+        "Yesterday, 4:12 PM"
+    );
+    assert_eq!(
+        human_time(at("2026-04-04T16:12:00Z"), now),
+        "Apr 4, 4:12 PM"
+    );
     assert_eq!(human_time(at("2025-04-04T16:12:00Z"), now), "Apr 4, 2025");
 }

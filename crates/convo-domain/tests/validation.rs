@@ -25,7 +25,12 @@ fn booleans_accept_json_strings_and_numbers() {
         (json!(1.0), true),
     ] {
         for field in [
-            "follow_up", "complete_follow_up", "archived", "business_unread", "spam", "deleted",
+            "follow_up",
+            "complete_follow_up",
+            "archived",
+            "business_unread",
+            "spam",
+            "deleted",
             "mobile",
         ] {
             let changes = validate_update(&json!({ field: raw })).unwrap();
@@ -66,9 +71,10 @@ fn anything_else_is_not_a_boolean() {
 
 #[test]
 fn strings_accept_string_or_null() {
-    let changes =
-        validate_update(&json!({"campaign": "spring", "source_type": null, "follow_up_message": null}))
-            .unwrap();
+    let changes = validate_update(
+        &json!({"campaign": "spring", "source_type": null, "follow_up_message": null}),
+    )
+    .unwrap();
     assert_eq!(changes.campaign, Some(Some("spring".into())));
     assert_eq!(changes.source_type, Some(None));
     assert_eq!(changes.follow_up_message, Some(String::new()));
@@ -94,7 +100,10 @@ fn strings_of_another_type_are_invalid() {
         invalid(json!({"campaign": 5})),
         vec![FieldError::invalid("campaign", "must be a string")]
     );
-    assert_eq!(invalid(json!({"follow_up_message": ["a"]}))[0].field, "follow_up_message");
+    assert_eq!(
+        invalid(json!({"follow_up_message": ["a"]}))[0].field,
+        "follow_up_message"
+    );
 }
 
 #[test]
@@ -120,7 +129,14 @@ fn unknown_keys_are_ignored_and_absent_keys_stay_absent() {
 
 #[test]
 fn malformed_json_is_a_bad_request() {
-    for body in [&b"{"[..], b"", b"{'a': 1}", b"nul", b"{\"a\":1}x", &[0xff, 0xfe]] {
+    for body in [
+        &b"{"[..],
+        b"",
+        b"{'a': 1}",
+        b"nul",
+        b"{\"a\":1}x",
+        &[0xff, 0xfe],
+    ] {
         assert!(
             matches!(parse_update_body(body), Err(Rejection::BadRequest { .. })),
             "{body:?}"
@@ -161,5 +177,8 @@ fn error_bodies_have_vcitas_shape() {
         Rejection::invalid("follow_up_date", "Invalid date").body(),
         json!({"success": false, "errors": [{"field": "follow_up_date", "code": "invalid", "message": "Invalid date"}]})
     );
-    assert_eq!(Rejection::conflict("x").body()["errors"][0]["code"], "conflict");
+    assert_eq!(
+        Rejection::conflict("x").body()["errors"][0]["code"],
+        "conflict"
+    );
 }

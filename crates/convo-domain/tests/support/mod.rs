@@ -161,8 +161,7 @@ impl Then {
 
     /// Accepted, and nothing changes: no event, same state.
     pub fn then_nothing(self) -> Conversation {
-        let after = self.then([]);
-        after
+        self.then([])
     }
 
     /// The state after folding the accepted events into the state before.
