@@ -17,6 +17,7 @@ pub mod rejection;
 pub mod render;
 pub mod state;
 pub mod validate;
+pub mod wire;
 
 pub use command::{Command, UpdateChanges};
 pub use decide::decide;

@@ -33,6 +33,9 @@ impl StoreError {
     /// serialization failure or a deadlock.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Raced)
-            || matches!(self.sqlstate().as_deref(), Some("23505" | "40001" | "40P01"))
+            || matches!(
+                self.sqlstate().as_deref(),
+                Some("23505" | "40001" | "40P01")
+            )
     }
 }

@@ -39,6 +39,24 @@ pub struct Idempotency {
     pub request_hash: String,
 }
 
+impl Idempotency {
+    /// A key with the hash of the parts that make up "the same request".
+    pub fn new(key: String, request_parts: &[&[u8]]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for part in request_parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        let request_hash = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self { key, request_hash }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Request {
     pub command: Command,
@@ -99,7 +117,9 @@ impl CommandHandler {
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, "retrying command");
                 }
-                Err(e) if e.is_retryable() => return Err(StoreError::Contended { attempts: attempt }),
+                Err(e) if e.is_retryable() => {
+                    return Err(StoreError::Contended { attempts: attempt });
+                }
                 other => return other,
             }
         }
@@ -153,12 +173,19 @@ impl CommandHandler {
                     if write.events.is_empty() {
                         continue;
                     }
-                    store::append(&mut tx, &write.before.uid, write.before.version, &write.events, &meta)
-                        .await?;
+                    store::append(
+                        &mut tx,
+                        &write.before.uid,
+                        write.before.version,
+                        &write.events,
+                        &meta,
+                    )
+                    .await?;
                     store::save_snapshot(&mut tx, &write.after).await?;
                 }
                 if let Action::MergeInto { .. } = command.action {
-                    store::insert_route(&mut tx, &writes[0].before.uid, &writes[1].before.uid).await?;
+                    store::insert_route(&mut tx, &writes[0].before.uid, &writes[1].before.uid)
+                        .await?;
                 }
                 Ok(accepted)
             }

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod handler;
 pub mod store;
+pub mod upstream;
 
 pub use error::StoreError;
 pub use handler::{Accepted, CommandHandler, Handled, Idempotency, Metadata, Reply, Request};
@@ -15,7 +16,10 @@ pub use handler::{Accepted, CommandHandler, Handled, Idempotency, Metadata, Repl
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// Opens a connection pool.
-pub async fn connect(database_url: &str, max_connections: u32) -> Result<sqlx::PgPool, sqlx::Error> {
+pub async fn connect(
+    database_url: &str,
+    max_connections: u32,
+) -> Result<sqlx::PgPool, sqlx::Error> {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(std::time::Duration::from_secs(10))

@@ -133,10 +133,12 @@ pub async fn append(
         ids.push(event_id(uid, version));
         versions.push(version as i64);
         types.push(event.type_name().to_owned());
-        payloads.push(serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
-            conversation_uid: uid.to_owned(),
-            reason: e.to_string(),
-        })?);
+        payloads.push(
+            serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
+                conversation_uid: uid.to_owned(),
+                reason: e.to_string(),
+            })?,
+        );
         actors.push(event.staff_uid.clone());
         times.push(event.at);
     }
@@ -166,7 +168,10 @@ pub async fn append(
 }
 
 /// Keeps the conversation's snapshot at `state`.
-pub async fn save_snapshot(conn: &mut PgConnection, state: &Conversation) -> Result<(), StoreError> {
+pub async fn save_snapshot(
+    conn: &mut PgConnection,
+    state: &Conversation,
+) -> Result<(), StoreError> {
     let json = serde_json::to_value(state).map_err(|e| StoreError::Corrupt {
         conversation_uid: state.uid.clone(),
         reason: e.to_string(),

@@ -1,0 +1,232 @@
+//! `/v2/conversations/{id}` (spec §1–§9).
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::Response;
+use chrono::Utc;
+use convo_domain::command::{Action, Command};
+use convo_domain::render::{Depth, depth_from_full_client, render};
+use convo_domain::validate::{MAX_BODY_BYTES, parse_update_body};
+use convo_domain::{Rejection, UpdateChanges};
+use convo_store::{Idempotency, Metadata, Reply, Request, store};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::reply;
+
+/// Longest uid accepted; vcita uids are 16-32 characters of `[a-z0-9]`.
+const MAX_UID_LEN: usize = 64;
+/// Longest `Idempotency-Key` / `X-Correlation-Id` header accepted.
+const MAX_KEY_LEN: usize = 128;
+
+#[derive(Debug, Deserialize)]
+pub struct Params {
+    full_client: Option<String>,
+}
+
+/// `PUT` and `PATCH`: run the update and answer with the conversation as it now is.
+pub async fn update(
+    State(app): State<AppState>,
+    Path(uid): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let identity = match authenticate(&app, &headers) {
+        Ok(identity) => identity,
+        Err(response) => return response,
+    };
+    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
+        return reply::rejection(&Rejection::TooLarge);
+    };
+    if !plausible_uid(&uid) {
+        return reply::rejection(&Rejection::NotFound);
+    }
+    let changes = match parse_update_body(&bytes) {
+        Ok(changes) => changes,
+        Err(rejection) => return reply::rejection(&rejection),
+    };
+    let Some(idempotency_key) = header_text(&headers, "idempotency-key") else {
+        return reply::rejection(&Rejection::BadRequest {
+            message: format!("Idempotency-Key must be 1-{MAX_KEY_LEN} visible ASCII characters"),
+        });
+    };
+    let depth = depth_from_full_client(params.full_client.as_deref());
+    let request = update_request(
+        &uid,
+        &identity,
+        changes,
+        idempotency_key,
+        &bytes,
+        depth,
+        &headers,
+    );
+    let staff = identity.staff_uid.clone();
+    let now = request.command.now;
+    let result = app
+        .handler
+        .handle(&request, |decision| match decision {
+            Ok(accepted) => Reply {
+                status: 200,
+                body: render(&accepted.state, &staff, depth, now),
+            },
+            Err(rejection) => Reply {
+                status: rejection.http_status(),
+                body: rejection.body(),
+            },
+        })
+        .await;
+    match result {
+        Ok(handled) => reply::send(handled.reply),
+        Err(e) => reply::internal(&e),
+    }
+}
+
+fn update_request(
+    uid: &str,
+    identity: &Identity,
+    changes: UpdateChanges,
+    idempotency_key: Option<String>,
+    body: &[u8],
+    depth: Depth,
+    headers: &HeaderMap,
+) -> Request {
+    let command_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id = header_text(headers, "x-correlation-id")
+        .flatten()
+        .unwrap_or_else(|| command_id.clone());
+    let idempotency = idempotency_key.map(|key| {
+        // Keys are the caller's: scope them so callers can never see each other's outcomes.
+        let key = format!(
+            "http:{}:{}:{key}",
+            identity.business_uid, identity.staff_uid
+        );
+        let parts = request_parts(uid, body, depth);
+        Idempotency::new(key, &parts.each_ref().map(Vec::as_slice))
+    });
+    Request {
+        command: Command {
+            conversation_uid: uid.to_owned(),
+            business_uid: identity.business_uid.clone(),
+            now: Utc::now(),
+            action: Action::Update {
+                staff_uid: identity.staff_uid.clone(),
+                changes,
+            },
+        },
+        metadata: Metadata {
+            causation_id: command_id.clone(),
+            command_id,
+            correlation_id,
+        },
+        idempotency,
+    }
+}
+
+/// Identifies "the same request" for idempotency: the uid, the body's JSON value (so key order
+/// and whitespace do not matter) and the rendering asked for.
+fn request_parts(uid: &str, body: &[u8], depth: Depth) -> [Vec<u8>; 3] {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    [uid.into(), canonical.into_bytes(), vec![depth as u8]]
+}
+
+/// `GET`: the conversation as the last accepted write left it.
+pub async fn show(
+    State(app): State<AppState>,
+    Path(uid): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let identity = match authenticate(&app, &headers) {
+        Ok(identity) => identity,
+        Err(response) => return response,
+    };
+    if !plausible_uid(&uid) {
+        return reply::rejection(&Rejection::NotFound);
+    }
+    let depth = depth_from_full_client(params.full_client.as_deref());
+    let loaded = async {
+        let mut conn = app.handler.pool().acquire().await?;
+        let target = store::resolve_route(&mut conn, &uid).await?;
+        store::load(&mut conn, &target).await
+    }
+    .await;
+    match loaded {
+        Ok(state) if convo_store::handler::visible_to(&state, &identity.business_uid) => {
+            reply::send(Reply {
+                status: 200,
+                body: render(&state, &identity.staff_uid, depth, Utc::now()),
+            })
+        }
+        Ok(_) => reply::rejection(&Rejection::NotFound),
+        Err(e) => reply::internal(&e),
+    }
+}
+
+/// Liveness and database reachability.
+pub async fn health(State(app): State<AppState>) -> Response {
+    match sqlx_ping(&app).await {
+        Ok(()) => reply::send(Reply {
+            status: 200,
+            body: serde_json::json!({"status": "ok"}),
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            reply::send(Reply {
+                status: 503,
+                body: serde_json::json!({"status": "unavailable"}),
+            })
+        }
+    }
+}
+
+async fn sqlx_ping(app: &AppState) -> Result<(), convo_store::StoreError> {
+    let mut conn = app.handler.pool().acquire().await?;
+    store::resolve_route(&mut conn, "health").await?;
+    Ok(())
+}
+
+/// Staff token check (401) and scope check (403), in that order.
+fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let identity = app
+        .verifier
+        .verify_header(header, Utc::now())
+        .map_err(|e| {
+            tracing::info!(reason = %e, "token refused");
+            reply::unauthorized()
+        })?;
+    if !identity.may_use_conversations() {
+        return Err(reply::forbidden());
+    }
+    Ok(identity)
+}
+
+/// A uid that could exist: anything else is "not found" without touching the database.
+fn plausible_uid(uid: &str) -> bool {
+    !uid.is_empty()
+        && uid.len() <= MAX_UID_LEN
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A header's value: `None` when absent, `Some(None)`... see callers. Returns `Some(Some(v))`
+/// for a usable value, `Some(None)` when absent, `None` when present but unusable.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<Option<String>> {
+    match headers.get(name) {
+        None => Some(None),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .filter(|v| {
+                !v.is_empty() && v.len() <= MAX_KEY_LEN && v.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .map(|v| Some(v.to_owned())),
+    }
+}

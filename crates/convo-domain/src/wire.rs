@@ -1,0 +1,180 @@
+//! The JSON command format upstream services publish (spec §10), shared by `convo command` and
+//! the Kafka intake. One object per command:
+//!
+//! ```json
+//! {"type": "UpdateConversation", "command_id": "c-1", "conversation_uid": "89m2pnabgozdvd9f",
+//!  "business_uid": "b1", "staff_uid": "s1", "body": {"archived": true}}
+//! ```
+//!
+//! A message that is not such an object (not JSON, unknown `type`, missing envelope fields) is
+//! [`Unparseable`]: it goes to the dead-letter topic. A well-formed command whose update body is
+//! invalid is a normal rejected command (422 outcome), like the HTTP request would be.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::command::{Action, Command, RecordMessage, StartConversation};
+use crate::rejection::Rejection;
+use crate::validate::validate_update;
+
+/// Longest accepted identifier (command id, uids).
+pub const MAX_ID_LEN: usize = 128;
+
+/// A command as published: the envelope fields every command has, then its own.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WireCommand {
+    pub command_id: String,
+    pub conversation_uid: String,
+    pub business_uid: String,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    #[serde(flatten)]
+    pub kind: WireKind,
+    /// The message as canonical JSON (sorted keys, no whitespace): what "the same command" means
+    /// for idempotency.
+    #[serde(skip)]
+    pub canonical: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type")]
+#[allow(clippy::large_enum_variant)]
+pub enum WireKind {
+    StartConversation(StartConversation),
+    RecordMessage(RecordMessage),
+    MergeConversation {
+        target_uid: String,
+    },
+    UpdateConversation {
+        staff_uid: String,
+        body: serde_json::Value,
+    },
+    DeleteConversation {},
+}
+
+impl WireKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::StartConversation(_) => "StartConversation",
+            Self::RecordMessage(_) => "RecordMessage",
+            Self::MergeConversation { .. } => "MergeConversation",
+            Self::UpdateConversation { .. } => "UpdateConversation",
+            Self::DeleteConversation {} => "DeleteConversation",
+        }
+    }
+}
+
+/// Why a message is not a command at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unparseable(pub String);
+
+/// Parses one command message.
+pub fn parse_command(bytes: &[u8]) -> Result<WireCommand, Unparseable> {
+    let not_a_command = |e: serde_json::Error| Unparseable(format!("not a command: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(not_a_command)?;
+    let canonical = value.to_string();
+    let mut command: WireCommand = serde_json::from_value(value).map_err(not_a_command)?;
+    command.canonical = canonical;
+    for (name, value) in [
+        ("command_id", &command.command_id),
+        ("conversation_uid", &command.conversation_uid),
+        ("business_uid", &command.business_uid),
+    ] {
+        if value.is_empty() || value.len() > MAX_ID_LEN {
+            return Err(Unparseable(format!(
+                "{name} must be 1-{MAX_ID_LEN} characters"
+            )));
+        }
+    }
+    Ok(command)
+}
+
+impl WireCommand {
+    /// The domain command, decided at `now`; an invalid update body is a rejection (422).
+    pub fn to_command(&self, now: DateTime<Utc>) -> Result<Command, Rejection> {
+        let action = match &self.kind {
+            WireKind::StartConversation(start) => Action::Start(start.clone()),
+            WireKind::RecordMessage(message) => Action::RecordMessage(message.clone()),
+            WireKind::MergeConversation { target_uid } => Action::MergeInto {
+                target_uid: target_uid.clone(),
+            },
+            WireKind::UpdateConversation { staff_uid, body } => Action::Update {
+                staff_uid: staff_uid.clone(),
+                changes: validate_update(body)?,
+            },
+            WireKind::DeleteConversation {} => Action::Delete,
+        };
+        Ok(Command {
+            conversation_uid: self.conversation_uid.clone(),
+            business_uid: self.business_uid.clone(),
+            now,
+            action,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-05-01T12:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn an_update_command_parses_and_validates_its_body() {
+        let raw = json!({"type": "UpdateConversation", "command_id": "c1", "conversation_uid": "u1",
+            "business_uid": "b1", "staff_uid": "s1", "body": {"archived": "1"}});
+        let command = parse_command(raw.to_string().as_bytes()).unwrap();
+        let Action::Update { changes, .. } = command.to_command(now()).unwrap().action else {
+            panic!("not an update")
+        };
+        assert_eq!(changes.archived, Some(true));
+    }
+
+    #[test]
+    fn an_invalid_body_is_a_rejection_not_a_dead_letter() {
+        let raw = json!({"type": "UpdateConversation", "command_id": "c1", "conversation_uid": "u1",
+            "business_uid": "b1", "staff_uid": "s1", "body": {"archived": "maybe"}});
+        let command = parse_command(raw.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            command.to_command(now()).unwrap_err(),
+            Rejection::invalid("archived", "must be a boolean")
+        );
+    }
+
+    #[test]
+    fn every_command_type_parses() {
+        for raw in [
+            json!({"type": "StartConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "title": "t", "client": {"uid": "cl"}, "staff": {"uid": "s"}}),
+            json!({"type": "RecordMessage", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "message_id": "m", "direction": "incoming", "at": "2026-05-01T10:00:00Z"}),
+            json!({"type": "MergeConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "target_uid": "t"}),
+            json!({"type": "DeleteConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b"}),
+        ] {
+            let command = parse_command(raw.to_string().as_bytes()).unwrap();
+            assert_eq!(command.kind.type_name(), raw["type"]);
+            assert!(command.to_command(now()).is_ok());
+        }
+    }
+
+    #[test]
+    fn garbage_is_unparseable() {
+        for raw in [
+            &b"not json"[..],
+            b"[]",
+            b"{}",
+            br#"{"type": "Explode", "command_id": "c", "conversation_uid": "u", "business_uid": "b"}"#,
+            br#"{"type": "DeleteConversation", "command_id": "", "conversation_uid": "u", "business_uid": "b"}"#,
+            br#"{"type": "UpdateConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b"}"#,
+        ] {
+            assert!(parse_command(raw).is_err(), "{}", String::from_utf8_lossy(raw));
+        }
+    }
+}
