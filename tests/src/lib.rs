@@ -1,1 +1,308 @@
-//! Helpers for the integration tests.
+//! Helpers for the integration tests: a fresh PostgreSQL database per test, the real HTTP app
+//! on an ephemeral port, tokens, and vcita's schemas.
+//!
+//! The tests need `DATABASE_URL` pointing at a PostgreSQL server they may create databases on;
+//! `scripts/test.sh` starts one and sets it.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use convo_api::auth::{AuthConfig, Verifier, sign_dev_token};
+use convo_domain::wire::parse_command;
+use convo_store::CommandHandler;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const BUSINESS: &str = "testbusiness0001";
+pub const OTHER_BUSINESS: &str = "testbusiness0002";
+pub const STAFF: &str = "teststaff0000001";
+pub const OTHER_STAFF: &str = "teststaff0000002";
+
+/// A database of its own, migrated, for one test.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub name: String,
+    pub options: PgConnectOptions,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let url = std::env::var("DATABASE_URL")
+            .expect("DATABASE_URL must point at a PostgreSQL server (scripts/test.sh sets it)");
+        let admin = PgConnectOptions::from_str(&url).expect("DATABASE_URL parses");
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::ConnectOptions::connect(&admin)
+            .await
+            .expect("connect to the test server");
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create the test database");
+        let db = Self {
+            options: admin.database(&name),
+            name,
+        };
+        convo_store::MIGRATOR
+            .run(&db.pool(2).await)
+            .await
+            .expect("migrate");
+        db
+    }
+
+    pub async fn pool(&self, size: u32) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(size)
+            .connect_with(self.options.clone())
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+/// The HTTP API served on 127.0.0.1 on an ephemeral port, over its own pool.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+}
+
+pub fn verifier() -> Verifier {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/convo-api/tests/fixtures"
+    );
+    Verifier::new(&AuthConfig {
+        hs_secret: Some(SECRET.to_owned()),
+        public_key_pem_files: vec![format!("{fixtures}/test-rsa-public.pem").into()],
+        jwks_file: Some(format!("{fixtures}/test-jwks.json").into()),
+    })
+    .expect("test keys load")
+}
+
+impl TestApp {
+    /// A fresh database and one app instance on it.
+    pub async fn spawn() -> Self {
+        Self::spawn_on(TestDb::new().await, 8).await
+    }
+
+    /// Another app instance (its own pool) on an existing database.
+    pub async fn spawn_on(db: TestDb, pool_size: u32) -> Self {
+        let pool = db.pool(pool_size).await;
+        let state = convo_api::AppState {
+            handler: CommandHandler::new(pool.clone()),
+            verifier: Arc::new(verifier()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(convo_api::serve(
+            listener,
+            convo_api::router(state),
+            std::future::pending(),
+        ));
+        Self {
+            base,
+            db,
+            pool,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn handler(&self) -> CommandHandler {
+        CommandHandler::new(self.pool.clone())
+    }
+
+    /// Runs one upstream JSON command (as `convo command` and Kafka do) and returns its outcome.
+    pub async fn command(&self, command: Value) -> Value {
+        let wire = parse_command(command.to_string().as_bytes()).expect("a well-formed command");
+        convo_store::upstream::execute(&self.handler(), &wire)
+            .await
+            .expect("the store answers")
+    }
+
+    /// Starts conversation `uid` in `BUSINESS`, owned by `STAFF`, with one incoming message.
+    pub async fn start(&self, uid: &str) {
+        self.start_in(uid, BUSINESS).await;
+    }
+
+    pub async fn start_in(&self, uid: &str, business: &str) {
+        let started = self
+            .command(json!({
+                "type": "StartConversation", "command_id": format!("start-{uid}"),
+                "conversation_uid": uid, "business_uid": business, "title": "Jane Smith",
+                "client": {"uid": format!("client-{uid}"), "first_name": "Jane", "last_name": "Smith",
+                           "email": "jane@example.com", "full": {"address": "1 Main St"}},
+                "staff": {"uid": STAFF, "display_name": "Ram Almog"},
+                "source": {"source_type": "contact_form", "source": "https://example.com/contact",
+                           "source_data": {"form": "contact"}}
+            }))
+            .await;
+        assert_eq!(started["status"], "accepted", "{started}");
+        let message = self
+            .command(json!({
+                "type": "RecordMessage", "command_id": format!("msg-{uid}"),
+                "conversation_uid": uid, "business_uid": business, "message_id": "m1",
+                "direction": "incoming", "title": "Initial consultation", "text": "Hello",
+                "at": "2026-05-04T16:12:00Z"
+            }))
+            .await;
+        assert_eq!(message["status"], "accepted", "{message}");
+    }
+
+    pub fn url(&self, uid: &str) -> String {
+        format!("{}/v2/conversations/{uid}", self.base)
+    }
+
+    /// PUT `body` as `STAFF` of `BUSINESS`; returns status and JSON body.
+    pub async fn put(&self, uid: &str, body: Value) -> (u16, Value) {
+        let request = self
+            .client
+            .put(self.url(uid))
+            .bearer_auth(token(STAFF, BUSINESS, "all"))
+            .json(&body);
+        send(request).await
+    }
+
+    /// PUT that must succeed.
+    pub async fn put_ok(&self, uid: &str, body: Value) -> Value {
+        let (status, response) = self.put(uid, body.clone()).await;
+        assert_eq!(status, 200, "PUT {body} -> {response}");
+        response
+    }
+
+    pub async fn get(&self, uid: &str) -> (u16, Value) {
+        send(
+            self.client
+                .get(self.url(uid))
+                .bearer_auth(token(STAFF, BUSINESS, "all")),
+        )
+        .await
+    }
+
+    /// Every stored event of `uid`: (version, type), in version order.
+    pub async fn events(&self, uid: &str) -> Vec<(i64, String)> {
+        sqlx::query_as(
+            "SELECT version, event_type FROM events WHERE conversation_uid = $1 ORDER BY version",
+        )
+        .bind(uid)
+        .fetch_all(&self.pool)
+        .await
+        .expect("read events")
+    }
+
+    /// The types of `uid`'s events after version `after`.
+    pub async fn event_types_after(&self, uid: &str, after: i64) -> Vec<String> {
+        self.events(uid)
+            .await
+            .into_iter()
+            .filter(|(v, _)| *v > after)
+            .map(|(_, t)| t)
+            .collect()
+    }
+
+    pub async fn version(&self, uid: &str) -> i64 {
+        self.events(uid).await.last().map_or(0, |(v, _)| *v)
+    }
+
+    /// How many rows the write side holds, to show a refused request stored nothing.
+    pub async fn stored_rows(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM command_outcomes)
+                  + (SELECT count(*) FROM snapshots) + (SELECT count(*) FROM merge_routes)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("count rows")
+    }
+}
+
+/// Sends a request; returns status and the JSON body (`Null` when the body is not JSON).
+pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A staff token in vcita's claim form, signed with the test secret, valid for an hour.
+pub fn token(staff: &str, business: &str, scope: &str) -> String {
+    sign_dev_token(
+        SECRET,
+        staff,
+        business,
+        scope,
+        chrono::Duration::hours(1),
+        chrono::Utc::now(),
+    )
+}
+
+/// vcita's published swagger, turned into a JSON Schema for `definition`, made strict: every
+/// documented property of the shallow form is required and no undocumented one is allowed.
+/// Swagger 2.0 has no `nullable`; the properties vcita documents as "may be null" (or shows as
+/// null in its own example) accept null.
+pub fn vcita_schema(definition: &str) -> jsonschema::Validator {
+    let swagger: Value = serde_json::from_str(include_str!(
+        "../../schemas/vcita/vcita-conversations-v2.swagger.json"
+    ))
+    .expect("swagger parses");
+    let mut definitions = swagger["definitions"].clone();
+    let conversation = &mut definitions["Conversation"];
+    let properties = conversation["properties"]
+        .as_object_mut()
+        .expect("Conversation has properties");
+    for nullable in [
+        "follow_up_date",
+        "last_user_action_at",
+        "last_client_action_at",
+        "last_message",
+        "matter",
+    ] {
+        let original = properties[nullable].clone();
+        properties[nullable] = json!({"anyOf": [original, {"type": "null"}]});
+    }
+    let deep_only = [
+        "require_attention",
+        "source",
+        "source_data",
+        "source_type",
+        "source_type_h",
+        "sourceable_type",
+        "sourceable_id",
+    ];
+    let required: Vec<&String> = properties
+        .keys()
+        .filter(|k| !deep_only.contains(&k.as_str()))
+        .collect();
+    let required = json!(required);
+    conversation["required"] = required;
+    conversation["additionalProperties"] = json!(false);
+    let schema = json!({"$ref": format!("#/definitions/{definition}"), "definitions": definitions});
+    jsonschema::draft7::new(&schema).expect("a valid schema")
+}
+
+/// Asserts `value` is a valid vcita `Conversation`.
+pub fn assert_conversation(value: &Value) {
+    let validator = vcita_schema("Conversation");
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not a vcita Conversation: {errors:?}\n{value:#}"
+    );
+}
+
+/// Asserts `value` is vcita's `ErrorResponse` with exactly one error of `code`.
+pub fn assert_error(value: &Value, code: &str) {
+    let validator = vcita_schema("ErrorResponse");
+    assert!(
+        validator.is_valid(value),
+        "not a vcita ErrorResponse: {value}"
+    );
+    assert_eq!(value["success"], false, "{value}");
+    assert_eq!(value["errors"][0]["code"], code, "{value}");
+}

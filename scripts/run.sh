@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The project's run command: makes sure the local PostgreSQL cluster and tansu broker are up, builds
+# the release binary, applies migrations and runs the server in the foreground.
+#
+#   scripts/run.sh [ARGS...]     ARGS go to `convo serve`
+#
+# Ports: CONVO_PG_PORT (default 54329), CONVO_KAFKA_PORT (default 19092). PostgreSQL data persists
+# in CONVO_STATE_DIR (default /tmp/convo-state-$CONVO_PG_PORT) across runs; the broker keeps its
+# data in memory only, so topics and records are gone once it stops.
+#
+# Ctrl-C stops only the server: PostgreSQL and the broker keep running (the next run.sh reuses
+# them). `scripts/stop.sh` stops them.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+source "$repo/scripts/lib.sh"
+
+convo_pg_up
+convo_broker_up
+
+cd "$repo"
+convo_sqlx_offline_auto "$repo"
+printf '[convo] building: cargo build --release -p convo\n' >&2
+cargo build --release -p convo
+bin=${CARGO_TARGET_DIR:-$repo/target}/release/convo
+
+printf '[convo] applying migrations: convo migrate\n' >&2
+"$bin" migrate
+printf '[convo] starting: convo serve %s (Ctrl-C stops the server; scripts/stop.sh stops PostgreSQL and the broker)\n' "$*" >&2
+exec "$bin" serve "$@"

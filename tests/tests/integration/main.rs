@@ -1,0 +1,10 @@
+//! One integration-test binary: real PostgreSQL (a fresh database per test), the real HTTP app.
+
+mod auth;
+mod bad_input;
+mod concurrency;
+mod follow_up_rows;
+mod idempotency;
+mod merges_and_deletes;
+mod permitted_field_rows;
+mod rendering;
