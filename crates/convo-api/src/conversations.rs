@@ -4,7 +4,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use convo_domain::command::{Action, Command};
 use convo_domain::render::{Depth, depth_from_full_client, render};
@@ -37,7 +37,7 @@ pub async fn update(
 ) -> Response {
     let identity = match authenticate(&app, &headers) {
         Ok(identity) => identity,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
         return reply::rejection(&Rejection::TooLarge);
@@ -144,7 +144,7 @@ pub async fn show(
 ) -> Response {
     let identity = match authenticate(&app, &headers) {
         Ok(identity) => identity,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     if !plausible_uid(&uid) {
         return reply::rejection(&Rejection::NotFound);
@@ -192,19 +192,34 @@ async fn sqlx_ping(app: &AppState) -> Result<(), convo_store::StoreError> {
 }
 
 /// Staff token check (401) and scope check (403), in that order.
-fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Identity, Response> {
+fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Identity, Refusal> {
     let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     let identity = app
         .verifier
         .verify_header(header, Utc::now())
         .map_err(|e| {
             tracing::info!(reason = %e, "token refused");
-            reply::unauthorized()
+            Refusal::Unauthorized
         })?;
     if !identity.may_use_conversations() {
-        return Err(reply::forbidden());
+        return Err(Refusal::Forbidden);
     }
     Ok(identity)
+}
+
+/// Why a caller was turned away before its request was looked at.
+enum Refusal {
+    Unauthorized,
+    Forbidden,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthorized => reply::unauthorized(),
+            Self::Forbidden => reply::forbidden(),
+        }
+    }
 }
 
 /// A uid that could exist: anything else is "not found" without touching the database.

@@ -140,29 +140,29 @@ impl CommandHandler {
 
         // Idempotency is checked after the conversation lock: a concurrent retry of the same key
         // on the same conversation waits here and then finds the first outcome.
-        if let Some(idem) = &request.idempotency {
-            if let Some(first) = store::find_outcome(&mut tx, &idem.key).await? {
-                tx.rollback().await?;
-                let reply = if first.request_hash == idem.request_hash {
-                    Reply {
-                        status: first.status,
-                        body: first.body,
-                    }
-                } else {
-                    reply(&Err(Rejection::conflict(
-                        "this idempotency key was used with a different request",
-                    )))
-                };
-                return Ok(Handled {
-                    reply,
-                    replayed: true,
-                    decision: None,
-                });
-            }
+        if let Some(idem) = &request.idempotency
+            && let Some(first) = store::find_outcome(&mut tx, &idem.key).await?
+        {
+            tx.rollback().await?;
+            let reply = if first.request_hash == idem.request_hash {
+                Reply {
+                    status: first.status,
+                    body: first.body,
+                }
+            } else {
+                reply(&Err(Rejection::conflict(
+                    "this idempotency key was used with a different request",
+                )))
+            };
+            return Ok(Handled {
+                reply,
+                replayed: true,
+                decision: None,
+            });
         }
 
         let decision = match decision {
-            Decided::Accepted { writes, accepted } => {
+            Decided::Accepted(writes) => {
                 let meta = EventMetadata {
                     business_uid: &command.business_uid,
                     command_id: &request.metadata.command_id,
@@ -183,11 +183,10 @@ impl CommandHandler {
                     .await?;
                     store::save_snapshot(&mut tx, &write.after).await?;
                 }
-                if let Action::MergeInto { .. } = command.action {
-                    store::insert_route(&mut tx, &writes[0].before.uid, &writes[1].before.uid)
-                        .await?;
+                if let [source, target] = &writes[..] {
+                    store::insert_route(&mut tx, &source.before.uid, &target.before.uid).await?;
                 }
-                Ok(accepted)
+                Ok(Accepted::from_writes(writes))
             }
             Decided::Rejected(rejection) => Err(rejection),
         };
@@ -232,12 +231,27 @@ impl Write {
     }
 }
 
+/// What a command does: one write per conversation it changes (two for a merge: the source,
+/// then the target), or a rejection.
 enum Decided {
-    Accepted {
-        writes: Vec<Write>,
-        accepted: Accepted,
-    },
+    Accepted(Vec<Write>),
     Rejected(Rejection),
+}
+
+impl Accepted {
+    /// The answer is the last conversation written (a merge answers with its target).
+    fn from_writes(writes: Vec<Write>) -> Self {
+        let events = writes
+            .iter()
+            .flat_map(|w| w.events.iter().cloned())
+            .collect();
+        let state = writes
+            .into_iter()
+            .next_back()
+            .map(|w| w.after)
+            .unwrap_or_default();
+        Self { state, events }
+    }
 }
 
 /// A command on one conversation, routed through merges.
@@ -251,17 +265,7 @@ async fn single(conn: &mut PgConnection, command: &Command) -> Result<Decided, S
             ..command.clone()
         };
         match decide(&state, &routed) {
-            Ok(events) => {
-                let write = Write::new(state, events);
-                let accepted = Accepted {
-                    state: write.after.clone(),
-                    events: write.events.clone(),
-                };
-                return Ok(Decided::Accepted {
-                    writes: vec![write],
-                    accepted,
-                });
-            }
+            Ok(events) => return Ok(Decided::Accepted(vec![Write::new(state, events)])),
             // A merge committed between routing and locking: follow it.
             Err(Rejection::Merged { target }) => uid = target,
             Err(rejection) => return Ok(Decided::Rejected(rejection)),
@@ -313,21 +317,10 @@ async fn merge(
         Ok(events) => events,
         Err(rejection) => return Ok(Decided::Rejected(rejection)),
     };
-    let source_write = Write::new(source, source_events);
-    let target_write = Write::new(target_state, target_events);
-    let accepted = Accepted {
-        state: target_write.after.clone(),
-        events: source_write
-            .events
-            .iter()
-            .chain(&target_write.events)
-            .cloned()
-            .collect(),
-    };
-    Ok(Decided::Accepted {
-        writes: vec![source_write, target_write],
-        accepted,
-    })
+    Ok(Decided::Accepted(vec![
+        Write::new(source, source_events),
+        Write::new(target_state, target_events),
+    ]))
 }
 
 /// Whether `state` can be addressed at all (used by GET, which runs no command).
