@@ -469,3 +469,26 @@ convo_stack_down() {
   convo_pg_down || rc=1
   return "$rc"
 }
+
+# Checks that the committed .sqlx query data matches the queries and the migrated schema: installs
+# sqlx-cli into $CONVO_TOOLS_DIR when missing (a few minutes, once per machine), migrates
+# $DATABASE_URL and runs `cargo sqlx prepare --check`. Call after convo_pg_up.
+convo_sqlx_check() {
+  local repo=$1 tools=${CONVO_TOOLS_DIR:-$HOME/.cache/convo/tools}
+  if [[ ! -x $tools/bin/sqlx ]]; then
+    _convo_log "installing sqlx-cli 0.8 into $tools (a few minutes, once per machine)"
+    CARGO_TARGET_DIR=$tools/target cargo install sqlx-cli --version '^0.8' --locked \
+      --no-default-features --features postgres --root "$tools" >"$tools/sqlx-install.log" 2>&1 || {
+      tail -n 20 "$tools/sqlx-install.log" >&2
+      return 1
+    }
+  fi
+  _convo_log "checking .sqlx query data against the migrated schema"
+  (
+    cd "$repo"
+    export PATH=$tools/bin:$PATH
+    unset SQLX_OFFLINE
+    cargo sqlx migrate run --source crates/convo-store/migrations >/dev/null
+    cargo sqlx prepare --workspace --check
+  )
+}

@@ -50,6 +50,10 @@ convo_pg_up
 convo_broker_up
 
 cd "$repo"
+# CI sets CONVO_CHECK_SQLX=1: the committed .sqlx data must match the queries and migrations.
+if [[ ${CONVO_CHECK_SQLX:-0} == 1 ]]; then
+  convo_sqlx_check "$repo"
+fi
 convo_sqlx_offline_auto "$repo"
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast "$@")
