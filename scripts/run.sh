@@ -25,7 +25,14 @@ printf '[convo] building: cargo build --release -p convo\n' >&2
 cargo build --release -p convo
 bin=${CARGO_TARGET_DIR:-$repo/target}/release/convo
 
+# Development tokens: the service verifies HS256 tokens with this secret, and `convo dev-token`
+# signs with it. Set CONVO_JWT_SECRET (or CONVO_JWT_PUBLIC_KEYS / CONVO_JWKS_FILE) for anything real.
+export CONVO_JWT_SECRET=${CONVO_JWT_SECRET:-convo-local-development-secret}
+export CONVO_LISTEN=${CONVO_LISTEN:-127.0.0.1:8080}
+
 printf '[convo] applying migrations: convo migrate\n' >&2
 "$bin" migrate
+printf '[convo] seeding demo conversations: convo demo\n' >&2
+"$bin" demo --base-url "http://$CONVO_LISTEN"
 printf '[convo] starting: convo serve %s (Ctrl-C stops the server; scripts/stop.sh stops PostgreSQL and the broker)\n' "$*" >&2
 exec "$bin" serve "$@"
