@@ -1,0 +1,228 @@
+//! An event on the events topic: CloudEvents 1.0 in Kafka binary mode. The record key is the
+//! conversation uid, the value is the event payload (JSON, `schemas/events/`), and the headers
+//! carry the envelope (`schemas/envelope.v1.json` describes the same envelope in structured form).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// `ce_source` of every event.
+pub const SOURCE: &str = "urn:convo:conversations";
+/// `ce_type` is this prefix and the event type.
+pub const TYPE_PREFIX: &str = "com.vcita.conversations.";
+
+/// An event with everything the envelope carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub event_id: Uuid,
+    pub conversation_uid: String,
+    pub version: u64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub business_uid: String,
+    pub actor_staff_uid: Option<String>,
+    pub command_id: String,
+    pub correlation_id: String,
+    pub causation_id: String,
+    pub occurred_at: DateTime<Utc>,
+    /// The payload as JSON text.
+    pub payload: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    #[error("header {0} is not valid: {1}")]
+    BadHeader(&'static str, String),
+    #[error("record has no value")]
+    NoPayload,
+}
+
+impl EventRecord {
+    /// W3C `traceparent`, derived deterministically: the trace is the correlation id (every
+    /// event of one request shares it), the span is the event.
+    pub fn traceparent(&self) -> String {
+        let trace = Uuid::new_v5(&Uuid::NAMESPACE_OID, self.correlation_id.as_bytes());
+        let span = &self.event_id.simple().to_string()[..16];
+        format!("00-{}-{span}-01", trace.simple())
+    }
+
+    pub fn ce_type(&self) -> String {
+        format!("{TYPE_PREFIX}{}", self.event_type)
+    }
+
+    /// The binary-mode headers.
+    pub fn headers(&self) -> OwnedHeaders {
+        let time = self
+            .occurred_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true);
+        let mut headers = OwnedHeaders::new_with_capacity(15);
+        let mut add = |key: &str, value: &str| {
+            headers = std::mem::take(&mut headers).insert(Header {
+                key,
+                value: Some(value),
+            });
+        };
+        add("ce_specversion", "1.0");
+        add("ce_id", &self.event_id.to_string());
+        add("ce_source", SOURCE);
+        add("ce_type", &self.ce_type());
+        add("ce_subject", &self.conversation_uid);
+        add("ce_time", &time);
+        add("content-type", "application/json");
+        add("ce_aggregateversion", &self.version.to_string());
+        add("ce_schemaversion", &self.schema_version.to_string());
+        add("ce_businessuid", &self.business_uid);
+        if let Some(actor) = &self.actor_staff_uid {
+            add("ce_actorstaffuid", actor);
+        }
+        add("ce_commandid", &self.command_id);
+        add("ce_correlationid", &self.correlation_id);
+        add("ce_causationid", &self.causation_id);
+        add("traceparent", &self.traceparent());
+        headers
+    }
+
+    /// Reads an event back from a consumed record.
+    pub fn from_message(message: &impl Message) -> Result<Self, RecordError> {
+        let mut found: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+        if let Some(headers) = message.headers() {
+            for header in headers.iter() {
+                if let Some(value) = header.value {
+                    found.insert(header.key, String::from_utf8_lossy(value).into_owned());
+                }
+            }
+        }
+        let get = |key: &'static str| {
+            found
+                .get(key)
+                .cloned()
+                .ok_or(RecordError::MissingHeader(key))
+        };
+        let parse_err = |key: &'static str| {
+            move |e: &dyn std::fmt::Display| RecordError::BadHeader(key, e.to_string())
+        };
+        let ce_type = get("ce_type")?;
+        let event_type = ce_type
+            .strip_prefix(TYPE_PREFIX)
+            .ok_or_else(|| RecordError::BadHeader("ce_type", ce_type.clone()))?
+            .to_owned();
+        let payload = message
+            .payload()
+            .ok_or(RecordError::NoPayload)
+            .map(|p| String::from_utf8_lossy(p).into_owned())?;
+        Ok(Self {
+            event_id: get("ce_id")?.parse().map_err(|e| parse_err("ce_id")(&e))?,
+            conversation_uid: get("ce_subject")?,
+            version: get("ce_aggregateversion")?
+                .parse()
+                .map_err(|e| parse_err("ce_aggregateversion")(&e))?,
+            event_type,
+            schema_version: get("ce_schemaversion")?
+                .parse()
+                .map_err(|e| parse_err("ce_schemaversion")(&e))?,
+            business_uid: get("ce_businessuid")?,
+            actor_staff_uid: found.get("ce_actorstaffuid").cloned(),
+            command_id: get("ce_commandid")?,
+            correlation_id: get("ce_correlationid")?,
+            causation_id: get("ce_causationid")?,
+            occurred_at: DateTime::parse_from_rfc3339(&get("ce_time")?)
+                .map_err(|e| parse_err("ce_time")(&e))?
+                .to_utc(),
+            payload,
+        })
+    }
+
+    /// The same event in CloudEvents structured mode (`schemas/envelope.v1.json`).
+    pub fn structured(&self) -> Value {
+        let data: Value = serde_json::from_str(&self.payload).unwrap_or(Value::Null);
+        let mut out = json!({
+            "specversion": "1.0",
+            "id": self.event_id.to_string(),
+            "source": SOURCE,
+            "type": self.ce_type(),
+            "subject": self.conversation_uid,
+            "time": self.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "datacontenttype": "application/json",
+            "aggregateversion": self.version,
+            "schemaversion": self.schema_version,
+            "businessuid": self.business_uid,
+            "commandid": self.command_id,
+            "correlationid": self.correlation_id,
+            "causationid": self.causation_id,
+            "traceparent": self.traceparent(),
+            "data": data,
+        });
+        if let Some(actor) = &self.actor_staff_uid {
+            out["actorstaffuid"] = json!(actor);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{OwnedMessage, Timestamp};
+
+    fn record() -> EventRecord {
+        EventRecord {
+            event_id: Uuid::from_u128(42),
+            conversation_uid: "conv1".into(),
+            version: 7,
+            event_type: "Archived".into(),
+            schema_version: 1,
+            business_uid: "biz".into(),
+            actor_staff_uid: Some("staff".into()),
+            command_id: "cmd".into(),
+            correlation_id: "corr".into(),
+            causation_id: "cause".into(),
+            occurred_at: DateTime::parse_from_rfc3339("2026-05-06T10:31:21.123456Z")
+                .unwrap()
+                .to_utc(),
+            payload: r#"{"type":"Archived"}"#.into(),
+        }
+    }
+
+    #[test]
+    fn a_record_survives_the_headers() {
+        let original = record();
+        let message = OwnedMessage::new(
+            Some(original.payload.clone().into_bytes()),
+            Some(b"conv1".to_vec()),
+            "events".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            Some(original.headers()),
+        );
+        assert_eq!(EventRecord::from_message(&message).unwrap(), original);
+    }
+
+    #[test]
+    fn traceparent_is_w3c_and_stable() {
+        let tp = record().traceparent();
+        assert_eq!(tp.len(), 55);
+        assert!(tp.starts_with("00-") && tp.ends_with("-01"));
+        assert_eq!(tp, record().traceparent());
+    }
+
+    #[test]
+    fn missing_headers_are_reported() {
+        let message = OwnedMessage::new(
+            Some(b"{}".to_vec()),
+            None,
+            "events".into(),
+            Timestamp::NotAvailable,
+            0,
+            0,
+            None,
+        );
+        assert!(matches!(
+            EventRecord::from_message(&message),
+            Err(RecordError::MissingHeader(_))
+        ));
+    }
+}
