@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router {
                 .put(conversations::update)
                 .patch(conversations::update),
         )
+        .route("/platform/v1/conversations", get(conversations::list))
         .route("/health", get(conversations::health))
         .with_state(state)
 }

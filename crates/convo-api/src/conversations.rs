@@ -168,6 +168,65 @@ pub async fn show(
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    folder: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// Largest and default page of the list (vcita's v1 API).
+const MAX_PER_PAGE: u32 = 100;
+const DEFAULT_PER_PAGE: u32 = 25;
+
+/// `GET /platform/v1/conversations`: the business's conversations in a folder, from the read
+/// models (they trail the writes by the projector's lag).
+pub async fn list(
+    State(app): State<AppState>,
+    Query(params): Query<ListParams>,
+    headers: HeaderMap,
+) -> Response {
+    let identity = match authenticate(&app, &headers) {
+        Ok(identity) => identity,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let number = |name: &str, value: Option<&str>, default: u32| match value {
+        None | Some("") => Ok(default),
+        Some(text) => {
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| Rejection::BadRequest {
+                    message: format!("{name} must be a whole number from 1"),
+                })
+        }
+    };
+    let (page, per_page) = match (
+        number("page", params.page.as_deref(), 1),
+        number("per_page", params.per_page.as_deref(), DEFAULT_PER_PAGE),
+    ) {
+        (Ok(page), Ok(per_page)) => (page, per_page.min(MAX_PER_PAGE)),
+        (Err(rejection), _) | (_, Err(rejection)) => return reply::rejection(&rejection),
+    };
+    let folder = convo_projector::query::Folder::parse(params.folder.as_deref());
+    match convo_projector::query::list_conversations(
+        app.handler.pool(),
+        &identity.business_uid,
+        &identity.staff_uid,
+        folder,
+        page,
+        per_page,
+    )
+    .await
+    {
+        Ok(conversations) => reply::send(Reply {
+            status: 200,
+            body: serde_json::json!({"status": "OK", "data": {"conversations": conversations}}),
+        }),
+        Err(e) => reply::internal(&e),
+    }
+}
+
 /// Liveness and database reachability.
 pub async fn health(State(app): State<AppState>) -> Response {
     match sqlx_ping(&app).await {

@@ -87,9 +87,12 @@ pub struct Collaborator {
 
 /// The aggregate. `version` counts the events folded into it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Conversation {
     pub uid: String,
     pub version: u64,
+    /// When the latest event happened (the list order of conversations).
+    pub updated_at: Option<DateTime<Utc>>,
     pub lifecycle: Lifecycle,
     pub business_uid: String,
     pub created_at: Option<DateTime<Utc>>,
@@ -151,6 +154,7 @@ impl Conversation {
     /// Applies one event. Never fails: events are facts already decided.
     pub fn evolve(mut self, event: &Event) -> Self {
         self.version += 1;
+        self.updated_at = self.updated_at.max(Some(event.at));
         let staff = event.staff_uid.as_deref();
         match &event.body {
             EventBody::ConversationStarted {

@@ -67,9 +67,7 @@ impl KafkaConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
-            .set("client.id", &self.client_id)
-            // Java clients hash keys with murmur2: so must we, to agree on partitions.
-            .set("partitioner", "murmur2_random");
+            .set("client.id", &self.client_id);
         config
     }
 
@@ -78,6 +76,8 @@ impl KafkaConfig {
     pub fn producer(&self) -> ClientConfig {
         let mut config = self.base_config();
         config
+            // Java clients hash keys with murmur2: so must we, to agree on partitions.
+            .set("partitioner", "murmur2_random")
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("compression.type", "lz4")

@@ -85,7 +85,8 @@ impl ConsumerContext for CheckpointContext {
                     .unwrap_or_default();
                 for (partition, next) in checkpoints {
                     if tpl.find_partition(&self.topic, partition).is_some() {
-                        let _ = tpl.set_partition_offset(&self.topic, partition, Offset::Offset(next));
+                        let _ =
+                            tpl.set_partition_offset(&self.topic, partition, Offset::Offset(next));
                     }
                 }
                 tracing::info!(partitions = tpl.count(), "projector assigned partitions");
@@ -158,7 +159,11 @@ pub async fn run(
         for message in &batch {
             consumer.store_offset_from_message(message)?;
         }
-        tracing::debug!(applied = applied.applied, skipped = applied.skipped, "batch projected");
+        tracing::debug!(
+            applied = applied.applied,
+            skipped = applied.skipped,
+            "batch projected"
+        );
     }
     finish(&consumer)
 }

@@ -127,7 +127,10 @@ async fn load_checkpoints_for_update(
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.partition, r.next_offset)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.partition, r.next_offset))
+        .collect())
 }
 
 /// The stored checkpoints of `projector` on `topic`: partition -> next offset.
@@ -143,7 +146,10 @@ pub async fn load_checkpoints(
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.partition, r.next_offset)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.partition, r.next_offset))
+        .collect())
 }
 
 async fn store_checkpoints(
@@ -316,6 +322,7 @@ impl Changes {
                     lifecycle: Lifecycle::Deleted,
                     business_uid: std::mem::take(&mut state.business_uid),
                     created_at: state.created_at,
+                    updated_at: state.updated_at,
                     ..Conversation::default()
                 };
             }
@@ -380,12 +387,7 @@ async fn upsert_conversations(
     let mut state = Vec::new();
     for s in states {
         let created = s.created_at.unwrap_or_default();
-        let latest = [s.last_user_action_at, s.last_client_action_at, s.deleted_at]
-            .into_iter()
-            .flatten()
-            .chain([created])
-            .max()
-            .unwrap_or(created);
+        let latest = s.updated_at.unwrap_or(created);
         uid.push(s.uid.clone());
         business.push(s.business_uid.clone());
         version.push(s.version as i64);

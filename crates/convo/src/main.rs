@@ -1,16 +1,16 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
 mod demo;
+mod serve;
 mod submit;
+mod tail;
 mod telemetry;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use convo_api::auth::{AuthConfig, Verifier, sign_dev_token};
+use convo_api::auth::sign_dev_token;
+use convo_kafka::{KafkaConfig, Topics};
 use convo_store::CommandHandler;
 
 #[derive(Debug, Parser)]
@@ -25,8 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Serve the HTTP API.
-    Serve(ServeArgs),
+    /// Run the service: HTTP API, relay, command intake and projector (see --roles).
+    Serve(serve::ServeArgs),
     /// Apply the database migrations.
     Migrate(DbArgs),
     /// Run JSON commands (one object per line, or a JSON array) from a file or stdin and print
@@ -36,6 +36,16 @@ enum Cmd {
         db: DbArgs,
         /// The file to read; stdin when absent or "-".
         file: Option<PathBuf>,
+    },
+    /// Manage the Kafka topics.
+    Topics {
+        #[command(subcommand)]
+        action: TopicsCmd,
+    },
+    /// Inspect the events topic.
+    Events {
+        #[command(subcommand)]
+        action: EventsCmd,
     },
     /// Print a staff token signed with the development secret.
     DevToken {
@@ -65,32 +75,52 @@ enum Cmd {
     },
 }
 
-#[derive(Debug, Args)]
-struct DbArgs {
-    /// PostgreSQL connection string.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    database_url: String,
-    /// Connection pool size.
-    #[arg(long, env = "CONVO_DB_POOL", default_value_t = 32)]
-    db_pool: u32,
+#[derive(Debug, Subcommand)]
+enum TopicsCmd {
+    /// Create the events, commands, outcomes and dead-letter topics (existing ones are kept).
+    Create(KafkaArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCmd {
+    /// Print events from the events topic with their headers, as they arrive.
+    Tail(tail::TailArgs),
 }
 
 #[derive(Debug, Args)]
-struct ServeArgs {
-    #[command(flatten)]
-    db: DbArgs,
-    /// Address the HTTP API listens on.
-    #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// HS256/HS512 secret for staff tokens (development).
-    #[arg(long, env = "CONVO_JWT_SECRET", hide_env_values = true)]
-    jwt_secret: Option<String>,
-    /// PEM public key(s) for RS256/RS512/ES256 staff tokens.
-    #[arg(long, env = "CONVO_JWT_PUBLIC_KEYS", value_delimiter = ',')]
-    jwt_public_key: Vec<PathBuf>,
-    /// JWKS file with public keys (`kid` honoured).
-    #[arg(long, env = "CONVO_JWKS_FILE")]
-    jwks_file: Option<PathBuf>,
+pub struct DbArgs {
+    /// PostgreSQL connection string.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+    /// Connection pool size.
+    #[arg(long, env = "CONVO_DB_POOL", default_value_t = 32)]
+    pub db_pool: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
+    pub kafka_brokers: String,
+    /// Prefix of every topic name (the names are `conversations.events.v1`, ...).
+    #[arg(long, env = "CONVO_TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Partitions of topics this service creates.
+    #[arg(long, env = "CONVO_PARTITIONS", default_value_t = 8)]
+    pub partitions: i32,
+    /// Replication factor of topics this service creates.
+    #[arg(long, env = "CONVO_REPLICATION", default_value_t = 1)]
+    pub replication: i32,
+}
+
+impl KafkaArgs {
+    pub fn config(&self) -> KafkaConfig {
+        let mut config =
+            KafkaConfig::new(&self.kafka_brokers, Topics::with_prefix(&self.topic_prefix));
+        config.partitions = self.partitions;
+        config.replication_factor = self.replication;
+        config
+    }
 }
 
 fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
@@ -115,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
     match cli.command {
-        Cmd::Serve(args) => serve(args).await,
+        Cmd::Serve(args) => serve::run(args).await,
         Cmd::Migrate(db) => {
             let pool = convo_store::connect(&db.database_url, 2).await?;
             convo_store::MIGRATOR.run(&pool).await?;
@@ -126,6 +156,15 @@ async fn main() -> anyhow::Result<()> {
             let pool = convo_store::connect(&db.database_url, db.db_pool).await?;
             submit::run(&CommandHandler::new(pool), file).await
         }
+        Cmd::Topics {
+            action: TopicsCmd::Create(kafka),
+        } => {
+            convo_kafka::topics::ensure(&kafka.config()).await?;
+            Ok(())
+        }
+        Cmd::Events {
+            action: EventsCmd::Tail(args),
+        } => tail::run(args).await,
         Cmd::DevToken {
             staff,
             business,
@@ -133,9 +172,10 @@ async fn main() -> anyhow::Result<()> {
             ttl,
             secret,
         } => {
+            let now = chrono::Utc::now();
             println!(
                 "{}",
-                sign_dev_token(&secret, &staff, &business, &scope, ttl, chrono::Utc::now())
+                sign_dev_token(&secret, &staff, &business, &scope, ttl, now)
             );
             Ok(())
         }
@@ -148,51 +188,4 @@ async fn main() -> anyhow::Result<()> {
             demo::run(&CommandHandler::new(pool), &base_url, &secret).await
         }
     }
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let verifier = Verifier::new(&AuthConfig {
-        hs_secret: args.jwt_secret,
-        public_key_pem_files: args.jwt_public_key,
-        jwks_file: args.jwks_file,
-    })
-    .context("loading token verification keys")?;
-    let pool = convo_store::connect(&args.db.database_url, args.db.db_pool)
-        .await
-        .context("connecting to PostgreSQL")?;
-    convo_store::MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying migrations")?;
-    let state = convo_api::AppState {
-        handler: CommandHandler::new(pool),
-        verifier: Arc::new(verifier),
-    };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-    convo_api::serve(listener, convo_api::router(state), shutdown_signal()).await?;
-    tracing::info!("stopped");
-    Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }
