@@ -48,6 +48,8 @@ fi
 
 convo_pg_up
 convo_broker_up
+# The broker tests start brokers of their own (outages) with the same binary.
+export CONVO_TANSU
 
 cd "$repo"
 # CI sets CONVO_CHECK_SQLX=1: the committed .sqlx data must match the queries and migrations.

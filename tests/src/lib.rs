@@ -4,6 +4,10 @@
 //! The tests need `DATABASE_URL` pointing at a PostgreSQL server they may create databases on;
 //! `scripts/test.sh` starts one and sets it.
 
+pub mod schemas;
+
+pub mod kafka;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -109,6 +113,13 @@ impl TestApp {
             pool,
             client: reqwest::Client::new(),
         }
+    }
+
+    /// A connection string for the test's database (for roles that open their own connections).
+    pub fn database_url(&self) -> String {
+        let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+        let (server, _) = base.rsplit_once('/').expect("DATABASE_URL has a database");
+        format!("{server}/{}", self.db.name)
     }
 
     pub fn handler(&self) -> CommandHandler {

@@ -47,6 +47,8 @@ pub struct KafkaConfig {
     /// Consumer group session timeout. 6 s is the smallest Apache Kafka allows by default and
     /// keeps group joins quick.
     pub session_timeout_ms: u32,
+    /// How long a producer keeps trying to deliver a message before reporting it failed.
+    pub message_timeout_ms: u32,
     pub client_id: String,
 }
 
@@ -58,6 +60,7 @@ impl KafkaConfig {
             partitions: 8,
             replication_factor: 1,
             session_timeout_ms: 6000,
+            message_timeout_ms: 30_000,
             client_id: "convo".to_owned(),
         }
     }
@@ -72,7 +75,7 @@ impl KafkaConfig {
     }
 
     /// An idempotent producer that waits for every in-sync replica, compresses, and gives up on
-    /// a message after 30 s (the caller retries the batch; nothing is skipped).
+    /// a message after `message_timeout_ms` (the caller retries; nothing is skipped).
     pub fn producer(&self) -> ClientConfig {
         let mut config = self.base_config();
         config
@@ -84,7 +87,7 @@ impl KafkaConfig {
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "200000")
-            .set("message.timeout.ms", "30000");
+            .set("message.timeout.ms", self.message_timeout_ms.to_string());
         config
     }
 

@@ -63,24 +63,14 @@ pub enum RelayError {
     Cancelled,
 }
 
-/// Runs until `shutdown`: waits to lead, then publishes. Failures are logged and retried; the
-/// function returns only on shutdown.
+/// Runs until `shutdown`: waits to lead, then publishes. Failures (database or broker) end the
+/// leadership term; the relay pauses, then stands for leader again with a fresh connection and
+/// producer. The function returns only on shutdown.
 pub async fn run(config: RelayConfig, kafka: KafkaConfig, shutdown: CancellationToken) {
-    let producer: FutureProducer<LogContext> =
-        match kafka.producer().create_with_context(LogContext) {
-            Ok(producer) => producer,
-            Err(e) => {
-                tracing::error!(error = %e, "relay cannot create its producer");
-                return;
-            }
-        };
     while !shutdown.is_cancelled() {
-        match lead(&config, &kafka.topics.events, &producer, &shutdown).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "relay interrupted; retrying");
-                sleep_or_shutdown(config.retry_wait, &shutdown).await;
-            }
+        if let Err(e) = lead(&config, &kafka, &shutdown).await {
+            tracing::warn!(error = %e, "relay interrupted; retrying");
+            sleep_or_shutdown(config.retry_wait, &shutdown).await;
         }
     }
     tracing::info!("relay stopped");
@@ -90,8 +80,7 @@ pub async fn run(config: RelayConfig, kafka: KafkaConfig, shutdown: Cancellation
 /// error or shutdown. Dropping the connection releases the lock.
 async fn lead(
     config: &RelayConfig,
-    topic: &str,
-    producer: &FutureProducer<LogContext>,
+    kafka: &KafkaConfig,
     shutdown: &CancellationToken,
 ) -> Result<(), RelayError> {
     let mut conn = PgConnection::connect(&config.database_url).await?;
@@ -107,6 +96,11 @@ async fn lead(
             return Ok(());
         }
     }
+    // A broker that came back empty needs its topics again; a producer that saw the broker go
+    // away may have lost its idempotence state: start both afresh each term.
+    convo_kafka::topics::ensure(kafka).await?;
+    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
+    let topic = kafka.topics.events.as_str();
     tracing::info!(relay = %config.name, topic, "relay is publishing");
     let (mut tx_id, mut position) = load_position(&mut conn, &config.name).await?;
     while !shutdown.is_cancelled() {
@@ -116,7 +110,7 @@ async fn lead(
             continue;
         };
         let (last_tx, last_position) = (last.tx_id.clone(), last.position);
-        publish(producer, topic, &batch).await?;
+        publish(&producer, topic, &batch).await?;
         store_position(
             &mut conn,
             &config.name,

@@ -7,4 +7,7 @@ mod follow_up_rows;
 mod idempotency;
 mod merges_and_deletes;
 mod permitted_field_rows;
+mod pipeline;
+mod relay;
 mod rendering;
+mod schemas;

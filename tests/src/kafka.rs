@@ -1,0 +1,283 @@
+//! Helpers for the broker tests: unique topics per test, the service's Kafka roles running
+//! in-process against the test's database, consumers that collect what was published, and a
+//! broker of a test's own (to stop and start it).
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use convo_kafka::{KafkaConfig, LogContext, Topics};
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::TestApp;
+
+/// The broker `scripts/test.sh` started.
+pub fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS")
+        .expect("KAFKA_BROKERS must point at a broker (scripts/test.sh sets it)")
+}
+
+/// A configuration whose topics no other test uses, on `brokers`, with 4 partitions.
+pub fn unique_config(brokers: &str) -> KafkaConfig {
+    let prefix = format!("t{}.", uuid::Uuid::new_v4().simple());
+    let mut config = KafkaConfig::new(brokers, Topics::with_prefix(&prefix));
+    config.partitions = 4;
+    config.message_timeout_ms = 5000;
+    config
+}
+
+/// Creates the topics of `config`.
+pub async fn create_topics(config: &KafkaConfig) {
+    convo_kafka::topics::ensure(config)
+        .await
+        .expect("create topics");
+}
+
+/// A role of the service running in the test's runtime.
+#[derive(Debug)]
+pub struct Running {
+    shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Asks the role to stop and waits until it has.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the role stops within 30 s")
+            .expect("the role did not panic");
+    }
+}
+
+fn spawn<F>(make: impl FnOnce(CancellationToken) -> F) -> Running
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(make(shutdown.clone()));
+    Running { shutdown, task }
+}
+
+/// Fast retries, so tests recover from outages quickly.
+fn relay_config(app: &TestApp) -> convo_relay::RelayConfig {
+    let mut config = convo_relay::RelayConfig::new(app.database_url());
+    config.retry_wait = Duration::from_millis(200);
+    config
+}
+
+pub fn start_relay(app: &TestApp, kafka: &KafkaConfig) -> Running {
+    let (config, kafka) = (relay_config(app), kafka.clone());
+    spawn(|stop| convo_relay::run(config, kafka, stop))
+}
+
+pub fn start_intake(app: &TestApp, kafka: &KafkaConfig) -> Running {
+    let config = convo_intake::IntakeConfig {
+        group_id: format!("{}intake", kafka.topics.events),
+        retry_wait: Duration::from_millis(200),
+    };
+    let (kafka, handler) = (kafka.clone(), app.handler());
+    spawn(|stop| async move {
+        convo_intake::run(config, kafka, handler, stop)
+            .await
+            .expect("intake runs");
+    })
+}
+
+pub fn start_projector(app: &TestApp, kafka: &KafkaConfig) -> Running {
+    let config = convo_projector::ProjectorConfig {
+        group_id: format!("{}projector", kafka.topics.events),
+        retry_wait: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let (kafka, pool) = (kafka.clone(), app.pool.clone());
+    spawn(|stop| async move {
+        convo_projector::run(config, kafka, pool, stop)
+            .await
+            .expect("projector runs");
+    })
+}
+
+/// A consumer of `topic` in a group of its own, from the beginning.
+pub fn consumer(kafka: &KafkaConfig, topic: &str) -> StreamConsumer<LogContext> {
+    let group = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let consumer: StreamConsumer<LogContext> = kafka
+        .consumer(&group)
+        .set("enable.auto.commit", "false")
+        .create_with_context(LogContext)
+        .expect("consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    consumer
+}
+
+/// Receives until `done(received)` is true; panics after `timeout`.
+pub async fn collect_until(
+    consumer: &StreamConsumer<LogContext>,
+    timeout: Duration,
+    mut done: impl FnMut(&[OwnedMessage]) -> bool,
+) -> Vec<OwnedMessage> {
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !done(&received) {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(message)) => received.push(message.detach()),
+            // A topic that does not exist yet (a broker that just came back) is worth waiting for.
+            Ok(Err(e)) => {
+                eprintln!("consumer error (retrying): {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(_) => panic!(
+                "timed out after {timeout:?} with {} messages received",
+                received.len()
+            ),
+        }
+    }
+    received
+}
+
+/// Keeps receiving for `quiet`, returning whatever arrives (to show nothing more does).
+pub async fn drain_for(
+    consumer: &StreamConsumer<LogContext>,
+    quiet: Duration,
+) -> Vec<OwnedMessage> {
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + quiet;
+    while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, consumer.recv()).await {
+        received.push(message.detach());
+    }
+    received
+}
+
+pub fn headers(message: &OwnedMessage) -> HashMap<String, String> {
+    message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|header| {
+                    let value = header
+                        .value
+                        .map(String::from_utf8_lossy)
+                        .unwrap_or_default();
+                    (header.key.to_owned(), value.into_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn producer(kafka: &KafkaConfig) -> FutureProducer<LogContext> {
+    kafka
+        .producer()
+        .create_with_context(LogContext)
+        .expect("producer")
+}
+
+/// Publishes `value` to `topic` under `key`, and waits for the acknowledgement.
+pub async fn produce(producer: &FutureProducer<LogContext>, topic: &str, key: &str, value: &[u8]) {
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(value),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("produced");
+}
+
+/// Polls `check` every 50 ms until it returns true; panics after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A tansu broker of the test's own, on a free port, that the test can stop and start again.
+/// (It keeps data in memory: a restart comes back empty, like a broker that lost its disk.)
+#[derive(Debug)]
+pub struct OwnBroker {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnBroker {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("convo-broker-{port}"));
+        std::fs::create_dir_all(&dir).expect("broker dir");
+        let mut broker = Self {
+            port,
+            dir,
+            child: None,
+        };
+        broker.restart().await;
+        broker
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker process (again) and waits until it answers.
+    pub async fn restart(&mut self) {
+        let tansu = std::env::var("CONVO_TANSU")
+            .expect("CONVO_TANSU must name the tansu binary (scripts/test.sh sets it)");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = Command::new(&tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the test's broker did not start on port {}", self.port);
+    }
+
+    /// Kills the broker process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
