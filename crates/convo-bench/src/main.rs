@@ -1,0 +1,427 @@
+//! `convo-bench`: measures the figures of `../shared/docs/performance.md` that the service can
+//! produce so far, against the PostgreSQL server in `DATABASE_URL` (a fresh database per run)
+//! and the broker in `KAFKA_BROKERS` (fresh topics per run). Prints a table, then one JSON line.
+//!
+//! Run it through `scripts/bench.sh`, which starts PostgreSQL and the broker and builds in
+//! release mode.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use convo_domain::command::{Action, Command, StartConversation};
+use convo_domain::state::{ClientInfo, Source, StaffRef};
+use convo_domain::{Conversation, UpdateChanges, decide};
+use convo_kafka::{KafkaConfig, LogContext, Topics};
+use convo_store::store::{self, EventMetadata};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor, PgPool};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "benchmark-secret-benchmark-secret-0123";
+const BUSINESS: &str = "benchbusiness001";
+const STAFF: &str = "benchstaff000001";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Bench {
+    /// Sequential PUT round trips over HTTP (median, p99).
+    PutLatency,
+    /// Events/s from the events table to the broker, acknowledged; and raw produce of the same
+    /// records for comparison.
+    Relay,
+    /// Events/s from the events topic into the read models.
+    Projector,
+}
+
+#[derive(Debug, Parser)]
+#[command(about)]
+struct Cli {
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
+    brokers: String,
+    /// Events to seed for the relay and projector benchmarks.
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Sequential PUTs for the latency benchmark.
+    #[arg(long, default_value_t = 1000)]
+    puts: usize,
+    /// Which benchmarks to run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "put-latency,relay,projector"
+    )]
+    only: Vec<Bench>,
+}
+
+/// One measured figure.
+struct Figure {
+    id: &'static str,
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (pool, url) = fresh_database(&cli.database_url).await?;
+    let mut figures = Vec::new();
+    if cli.only.contains(&Bench::PutLatency) {
+        figures.extend(put_latency(&pool, cli.puts).await?);
+    }
+    if cli.only.contains(&Bench::Relay) || cli.only.contains(&Bench::Projector) {
+        let kafka = {
+            let prefix = format!("bench{}.", uuid::Uuid::new_v4().simple());
+            let mut config = KafkaConfig::new(&cli.brokers, Topics::with_prefix(&prefix));
+            config.partitions = 8;
+            config
+        };
+        convo_kafka::topics::ensure(&kafka).await?;
+        eprintln!("seeding {} events ...", cli.events);
+        seed(&pool, cli.events).await?;
+        figures.extend(relay(&pool, &url, &kafka, cli.events).await?);
+        if cli.only.contains(&Bench::Projector) {
+            figures.extend(projector(&pool, &kafka, cli.events).await?);
+        }
+    }
+    println!("{:<4} {:<58} {:>14} {}", "id", "figure", "value", "unit");
+    for f in &figures {
+        println!("{:<4} {:<58} {:>14.2} {}", f.id, f.name, f.value, f.unit);
+    }
+    let json: serde_json::Map<String, Value> = figures
+        .iter()
+        .map(|f| {
+            (
+                format!("{}_{}", f.id, f.unit.replace('/', "_per_")),
+                json!(f.value),
+            )
+        })
+        .collect();
+    println!("{}", Value::Object(json));
+    Ok(())
+}
+
+/// A new, migrated database on the server of `url`.
+async fn fresh_database(url: &str) -> anyhow::Result<(PgPool, String)> {
+    let admin = PgConnectOptions::from_str(url)?;
+    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin.connect().await.context("connecting to PostgreSQL")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(32)
+        .connect_with(admin.clone().database(&name))
+        .await?;
+    convo_store::MIGRATOR.run(&pool).await?;
+    let (server, _) = url
+        .rsplit_once('/')
+        .context("DATABASE_URL names a database")?;
+    eprintln!("benchmark database: {name}");
+    Ok((pool, format!("{server}/{name}")))
+}
+
+fn start_command(uid: &str) -> Command {
+    Command {
+        conversation_uid: uid.to_owned(),
+        business_uid: BUSINESS.to_owned(),
+        now: chrono::Utc::now(),
+        action: Action::Start(StartConversation {
+            title: "Jane Smith".into(),
+            client: ClientInfo {
+                uid: format!("client-{uid}"),
+                first_name: "Jane".into(),
+                last_name: "Smith".into(),
+                email: Some("jane@example.com".into()),
+                phone: None,
+                full: serde_json::Map::new(),
+            },
+            staff: StaffRef {
+                uid: STAFF.into(),
+                display_name: "Ram Almog".into(),
+            },
+            source: Source::default(),
+            campaign: None,
+            mobile: false,
+            matter_searchable: true,
+        }),
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Issue 3's figure: PUT round trips, one after another, each appending an event.
+async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> {
+    let handler = convo_store::CommandHandler::new(pool.clone());
+    let verifier = convo_api::auth::Verifier::new(&convo_api::auth::AuthConfig {
+        hs_secret: Some(SECRET.into()),
+        ..Default::default()
+    })?;
+    let state = convo_api::AppState {
+        handler: handler.clone(),
+        verifier: Arc::new(verifier),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!(
+        "http://{}/v2/conversations/benchput00000001",
+        listener.local_addr()?
+    );
+    tokio::spawn(convo_api::serve(
+        listener,
+        convo_api::router(state),
+        std::future::pending(),
+    ));
+    let request = convo_store::Request {
+        command: start_command("benchput00000001"),
+        metadata: convo_store::Metadata {
+            command_id: "bench-start".into(),
+            correlation_id: "bench".into(),
+            causation_id: "bench".into(),
+        },
+        idempotency: None,
+    };
+    handler
+        .handle(&request, |_| convo_store::Reply {
+            status: 200,
+            body: Value::Null,
+        })
+        .await?;
+    let token = convo_api::auth::sign_dev_token(
+        SECRET,
+        STAFF,
+        BUSINESS,
+        "all",
+        chrono::Duration::hours(1),
+        chrono::Utc::now(),
+    );
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(puts);
+    let started = Instant::now();
+    for i in 0..puts {
+        let body = json!({"archived": i % 2 == 0});
+        let t = Instant::now();
+        let response = client
+            .put(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 200,
+            "PUT answered {}",
+            response.status()
+        );
+        response.bytes().await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let total = started.elapsed().as_secs_f64();
+    times.sort_by(f64::total_cmp);
+    Ok(vec![
+        Figure {
+            id: "W0",
+            name: "PUT round trip, sequential, median",
+            value: percentile(&times, 0.5),
+            unit: "ms",
+        },
+        Figure {
+            id: "W0",
+            name: "PUT round trip, sequential, p99",
+            value: percentile(&times, 0.99),
+            unit: "ms",
+        },
+        Figure {
+            id: "W0",
+            name: "PUTs/s, one connection, sequential",
+            value: puts as f64 / total,
+            unit: "req/s",
+        },
+    ])
+}
+
+/// Appends `events` events: conversations of 100 events each (a start, then archive toggles),
+/// written by 8 concurrent writers, one transaction per conversation.
+async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
+    let conversations = events.div_ceil(100);
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut c = w;
+                while c < conversations {
+                    let uid = format!("benchconv{c:07}");
+                    let count = (events - c * 100).min(100);
+                    let mut state = Conversation::new(&uid);
+                    let mut all = Vec::with_capacity(count as usize);
+                    for i in 0..count {
+                        let command = if i == 0 {
+                            start_command(&uid)
+                        } else {
+                            Command {
+                                action: Action::Update {
+                                    staff_uid: STAFF.into(),
+                                    changes: UpdateChanges {
+                                        archived: Some(i % 2 == 1),
+                                        ..Default::default()
+                                    },
+                                },
+                                ..start_command(&uid)
+                            }
+                        };
+                        let produced =
+                            decide(&state, &command).map_err(|r| anyhow::anyhow!("{r}"))?;
+                        state = produced.iter().fold(state, |s, e| s.evolve(e));
+                        all.extend(produced);
+                    }
+                    let mut tx = pool.begin().await?;
+                    let meta = EventMetadata {
+                        business_uid: BUSINESS,
+                        command_id: "seed",
+                        correlation_id: "seed",
+                        causation_id: "seed",
+                    };
+                    store::append(&mut tx, &uid, 0, &all, &meta).await?;
+                    tx.commit().await?;
+                    c += 8;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await??;
+    }
+    Ok(())
+}
+
+async fn relay(
+    pool: &PgPool,
+    url: &str,
+    kafka: &KafkaConfig,
+    events: u64,
+) -> anyhow::Result<Vec<Figure>> {
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(convo_relay::run(
+        convo_relay::RelayConfig::new(url),
+        kafka.clone(),
+        shutdown.clone(),
+    ));
+    loop {
+        let published: Option<i64> =
+            sqlx::query_scalar("SELECT published FROM relay_positions WHERE relay = 'events'")
+                .fetch_optional(pool)
+                .await?;
+        if published.unwrap_or(0) as u64 >= events {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let relay_seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    task.await?;
+
+    // The same records, produced straight from memory to another topic with the same producer
+    // settings: the broker-side limit the relay is compared with.
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT conversation_uid, payload::text FROM events ORDER BY tx_id, position",
+    )
+    .fetch_all(pool)
+    .await?;
+    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
+    let topic = &kafka.topics.outcomes;
+    let started = Instant::now();
+    let mut deliveries = Vec::with_capacity(rows.len());
+    for (key, payload) in &rows {
+        let mut record = FutureRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_str());
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    deliveries.push(delivery);
+                    break;
+                }
+                Err((_, back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }
+    }
+    for delivery in futures_util::future::join_all(deliveries).await {
+        delivery?.map_err(|(e, _)| e)?;
+    }
+    let raw_seconds = started.elapsed().as_secs_f64();
+    let relay_rate = events as f64 / relay_seconds;
+    let raw_rate = rows.len() as f64 / raw_seconds;
+    Ok(vec![
+        Figure {
+            id: "R1",
+            name: "relay: events table -> broker, acknowledged",
+            value: relay_rate,
+            unit: "events/s",
+        },
+        Figure {
+            id: "R1",
+            name: "raw produce of the same records (no headers, no DB)",
+            value: raw_rate,
+            unit: "events/s",
+        },
+        Figure {
+            id: "R1",
+            name: "relay / raw produce",
+            value: relay_rate / raw_rate,
+            unit: "ratio",
+        },
+    ])
+}
+
+async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::Result<Vec<Figure>> {
+    let shutdown = CancellationToken::new();
+    let config = convo_projector::ProjectorConfig {
+        group_id: format!("{}bench-projector", kafka.topics.events),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let task = tokio::spawn(convo_projector::run(
+        config.clone(),
+        kafka.clone(),
+        pool.clone(),
+        shutdown.clone(),
+    ));
+    loop {
+        let applied: Option<i64> = sqlx::query_scalar(
+            "SELECT sum(next_offset)::bigint FROM projector_checkpoints WHERE projector = $1",
+        )
+        .bind(&config.name)
+        .fetch_one(pool)
+        .await?;
+        if applied.unwrap_or(0) as u64 >= events {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    task.await??;
+    Ok(vec![Figure {
+        id: "P1",
+        name: "projector: events topic -> read models (catch-up)",
+        value: events as f64 / seconds,
+        unit: "events/s",
+    }])
+}
