@@ -32,10 +32,17 @@ enum Cmd {
     /// Run JSON commands (one object per line, or a JSON array) from a file or stdin and print
     /// each outcome as a JSON line.
     Command {
-        #[command(flatten)]
-        db: DbArgs,
         /// The file to read; stdin when absent or "-".
         file: Option<PathBuf>,
+        /// Publish the commands to the commands topic (keyed by conversation uid) for the
+        /// service's intake, instead of running them here against the database.
+        #[arg(long)]
+        kafka: bool,
+        /// PostgreSQL connection string (when running the commands here).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
+        #[command(flatten)]
+        broker: KafkaArgs,
     },
     /// Manage the Kafka topics.
     Topics {
@@ -45,7 +52,17 @@ enum Cmd {
     /// Inspect the events topic.
     Events {
         #[command(subcommand)]
-        action: EventsCmd,
+        action: TailCmd,
+    },
+    /// Inspect the command outcomes topic.
+    Outcomes {
+        #[command(subcommand)]
+        action: TailCmd,
+    },
+    /// Inspect the dead-letter topic (command messages that could not be parsed).
+    DeadLetters {
+        #[command(subcommand)]
+        action: TailCmd,
     },
     /// Print a staff token signed with the development secret.
     DevToken {
@@ -82,8 +99,8 @@ enum TopicsCmd {
 }
 
 #[derive(Debug, Subcommand)]
-enum EventsCmd {
-    /// Print events from the events topic with their headers, as they arrive.
+enum TailCmd {
+    /// Print records with their key and headers, as they arrive.
     Tail(tail::TailArgs),
 }
 
@@ -152,9 +169,22 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Cmd::Command { db, file } => {
-            let pool = convo_store::connect(&db.database_url, db.db_pool).await?;
-            submit::run(&CommandHandler::new(pool), file).await
+        Cmd::Command {
+            file,
+            kafka,
+            database_url,
+            broker,
+        } => {
+            let commands = submit::read(file)?;
+            if kafka {
+                submit::publish(&broker.config(), &commands).await
+            } else {
+                let url = database_url.ok_or_else(|| {
+                    anyhow::anyhow!("set DATABASE_URL (or --database-url), or use --kafka")
+                })?;
+                let pool = convo_store::connect(&url, 4).await?;
+                submit::run(&CommandHandler::new(pool), &commands).await
+            }
         }
         Cmd::Topics {
             action: TopicsCmd::Create(kafka),
@@ -163,8 +193,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Events {
-            action: EventsCmd::Tail(args),
-        } => tail::run(args).await,
+            action: TailCmd::Tail(args),
+        } => tail::run(tail::Stream::Events, args).await,
+        Cmd::Outcomes {
+            action: TailCmd::Tail(args),
+        } => tail::run(tail::Stream::Outcomes, args).await,
+        Cmd::DeadLetters {
+            action: TailCmd::Tail(args),
+        } => tail::run(tail::Stream::DeadLetters, args).await,
         Cmd::DevToken {
             staff,
             business,

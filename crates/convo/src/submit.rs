@@ -5,13 +5,14 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use convo_domain::wire::{WireCommand, parse_command};
+use convo_kafka::{KafkaConfig, LogContext};
 use convo_store::CommandHandler;
 use convo_store::upstream::execute;
+use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
-/// Reads every command first (so a malformed file runs nothing), then runs them in order and
-/// prints one outcome line each. Exits non-zero if any command was rejected.
-pub async fn run(handler: &CommandHandler, file: Option<PathBuf>) -> anyhow::Result<()> {
+/// Reads and parses every command first, so a malformed file runs nothing.
+pub fn read(file: Option<PathBuf>) -> anyhow::Result<Vec<WireCommand>> {
     let mut text = String::new();
     match file.as_deref() {
         None => std::io::stdin().read_to_string(&mut text)?,
@@ -20,9 +21,13 @@ pub async fn run(handler: &CommandHandler, file: Option<PathBuf>) -> anyhow::Res
             .with_context(|| format!("opening {}", p.display()))?
             .read_to_string(&mut text)?,
     };
-    let commands = parse_all(&text)?;
+    parse_all(&text)
+}
+
+/// Runs the commands in order and prints one outcome line each. Fails if any was rejected.
+pub async fn run(handler: &CommandHandler, commands: &[WireCommand]) -> anyhow::Result<()> {
     let mut rejected = 0;
-    for command in &commands {
+    for command in commands {
         let outcome = execute(handler, command).await?;
         if outcome["status"] != "accepted" {
             rejected += 1;
@@ -56,4 +61,25 @@ fn parse_all(text: &str) -> anyhow::Result<Vec<WireCommand>> {
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| parse_command(line.as_bytes()).with_context(|| format!("line {}", i + 1)))
         .collect()
+}
+
+/// Publishes the commands to the commands topic, keyed by conversation uid, each acknowledged
+/// before the next (so they keep their order). `convo outcomes tail` shows what became of them.
+pub async fn publish(kafka: &KafkaConfig, commands: &[WireCommand]) -> anyhow::Result<()> {
+    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
+    for command in commands {
+        let record = FutureRecord::to(&kafka.topics.commands)
+            .key(command.conversation_uid.as_str())
+            .payload(command.canonical.as_str());
+        let delivery = producer
+            .send(record, std::time::Duration::from_secs(30))
+            .await
+            .map_err(|(e, _)| e)?;
+        println!(
+            "{}",
+            serde_json::json!({"command_id": command.command_id, "topic": kafka.topics.commands,
+                "partition": delivery.partition, "offset": delivery.offset})
+        );
+    }
+    Ok(())
 }

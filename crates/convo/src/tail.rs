@@ -1,4 +1,5 @@
-//! `convo events tail`: print events from the events topic with their headers.
+//! `convo events tail`, `convo outcomes tail`, `convo dead-letters tail`: print what arrives on
+//! a topic, with its key and headers.
 
 use clap::Args;
 use convo_kafka::{EventRecord, LogContext};
@@ -14,7 +15,8 @@ pub struct TailArgs {
     /// Start at the beginning of the topic instead of at new events.
     #[arg(long)]
     from_beginning: bool,
-    /// Print each event as one CloudEvents JSON line (structured mode).
+    /// One JSON line per record: events as CloudEvents in structured mode, other records as
+    /// their value.
     #[arg(long)]
     json: bool,
     /// Stop after this many events.
@@ -22,8 +24,21 @@ pub struct TailArgs {
     count: Option<u64>,
 }
 
-pub async fn run(args: TailArgs) -> anyhow::Result<()> {
+/// Which topic to tail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Events,
+    Outcomes,
+    DeadLetters,
+}
+
+pub async fn run(stream: Stream, args: TailArgs) -> anyhow::Result<()> {
     let kafka = args.kafka.config();
+    let topic = match stream {
+        Stream::Events => &kafka.topics.events,
+        Stream::Outcomes => &kafka.topics.outcomes,
+        Stream::DeadLetters => &kafka.topics.dead_letters,
+    };
     // A private group: tailing never moves anyone else's offsets, and commits nothing.
     let group = format!("convo-tail-{}", uuid::Uuid::new_v4().simple());
     let mut config = kafka.consumer(&group);
@@ -36,8 +51,8 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
         },
     );
     let consumer: StreamConsumer<LogContext> = config.create_with_context(LogContext)?;
-    consumer.subscribe(&[kafka.topics.events.as_str()])?;
-    eprintln!("tailing {} (Ctrl-C to stop)", kafka.topics.events);
+    consumer.subscribe(&[topic.as_str()])?;
+    eprintln!("tailing {topic} (Ctrl-C to stop)");
     let mut seen = 0;
     while args.count.is_none_or(|n| seen < n) {
         let message = tokio::select! {
@@ -46,9 +61,16 @@ pub async fn run(args: TailArgs) -> anyhow::Result<()> {
         };
         seen += 1;
         if args.json {
-            match EventRecord::from_message(&message) {
-                Ok(record) => println!("{}", record.structured()),
-                Err(e) => eprintln!("not an event record at {}: {e}", message.offset()),
+            if stream == Stream::Events {
+                match EventRecord::from_message(&message) {
+                    Ok(record) => println!("{}", record.structured()),
+                    Err(e) => eprintln!("not an event record at {}: {e}", message.offset()),
+                }
+            } else {
+                println!(
+                    "{}",
+                    String::from_utf8_lossy(message.payload().unwrap_or_default())
+                );
             }
             continue;
         }
