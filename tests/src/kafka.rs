@@ -45,6 +45,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Kills the role where it stands, as a crash would: its task is dropped mid-flight, and
+    /// with it its connections.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     /// Asks the role to stop and waits until it has.
     pub async fn stop(self) {
         self.shutdown.cancel();

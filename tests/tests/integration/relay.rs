@@ -210,3 +210,37 @@ async fn a_broker_outage_delays_events_but_loses_none() {
     assert!(during.is_subset(&seen));
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_standby_relay_takes_over_when_the_leader_dies() {
+    let app = TestApp::spawn().await;
+    let kafka = unique_config(&brokers());
+    create_topics(&kafka).await;
+    let uid = "relaystandby0001";
+    app.start(uid).await;
+    let leader = start_relay(&app, &kafka);
+    let events = consumer(&kafka, &kafka.topics.events);
+    collect_until(&events, Duration::from_secs(30), |r| r.len() >= 2).await;
+    let standby = start_relay(&app, &kafka);
+    // Only one publishes: while both run, every event arrives once.
+    app.put_ok(uid, json!({"archived": true})).await;
+    let once = collect_until(&events, Duration::from_secs(30), |r| !r.is_empty()).await;
+    assert_eq!(once.iter().map(|m| identity(m).1).collect::<Vec<_>>(), [3]);
+    assert!(
+        convo_tests::kafka::drain_for(&events, Duration::from_millis(1500))
+            .await
+            .is_empty()
+    );
+
+    leader.kill().await;
+    app.put_ok(uid, json!({"spam": true})).await;
+    let after = collect_until(&events, Duration::from_secs(30), |r| {
+        r.iter().any(|m| identity(m).1 == 4)
+    })
+    .await;
+    assert!(
+        after.iter().all(|m| identity(m).1 >= 3),
+        "nothing older than the last acknowledged batch is republished"
+    );
+    standby.stop().await;
+}
