@@ -35,6 +35,8 @@ enum Bench {
     Relay,
     /// Events/s from the events topic into the read models.
     Projector,
+    /// How far the read models trail a committed write (relay + broker + projector).
+    Lag,
 }
 
 #[derive(Debug, Parser)]
@@ -81,13 +83,20 @@ async fn main() -> anyhow::Result<()> {
     if cli.only.contains(&Bench::PutLatency) {
         figures.extend(put_latency(&pool, cli.puts).await?);
     }
+    let kafka_config = || {
+        let prefix = format!("bench{}.", uuid::Uuid::new_v4().simple());
+        let mut config = KafkaConfig::new(&cli.brokers, Topics::with_prefix(&prefix));
+        config.partitions = 8;
+        config
+    };
+    if cli.only.contains(&Bench::Lag) {
+        let (pool, url) = fresh_database(&cli.database_url).await?;
+        let kafka = kafka_config();
+        convo_kafka::topics::ensure(&kafka).await?;
+        figures.extend(lag(&pool, &url, &kafka, 300).await?);
+    }
     if cli.only.contains(&Bench::Relay) || cli.only.contains(&Bench::Projector) {
-        let kafka = {
-            let prefix = format!("bench{}.", uuid::Uuid::new_v4().simple());
-            let mut config = KafkaConfig::new(&cli.brokers, Topics::with_prefix(&prefix));
-            config.partitions = 8;
-            config
-        };
+        let kafka = kafka_config();
         convo_kafka::topics::ensure(&kafka).await?;
         eprintln!("seeding {} events ...", cli.events);
         seed(&pool, cli.events).await?;
@@ -424,4 +433,102 @@ async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::R
         value: events as f64 / seconds,
         unit: "events/s",
     }])
+}
+
+/// Commit -> visible in the read model, one write at a time, with relay and projector running
+/// at their default settings.
+async fn lag(
+    pool: &PgPool,
+    url: &str,
+    kafka: &KafkaConfig,
+    writes: usize,
+) -> anyhow::Result<Vec<Figure>> {
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(convo_relay::run(
+        convo_relay::RelayConfig::new(url),
+        kafka.clone(),
+        shutdown.clone(),
+    ));
+    let projector = tokio::spawn(convo_projector::run(
+        convo_projector::ProjectorConfig {
+            group_id: format!("{}bench-lag", kafka.topics.events),
+            ..Default::default()
+        },
+        kafka.clone(),
+        pool.clone(),
+        shutdown.clone(),
+    ));
+    let handler = convo_store::CommandHandler::new(pool.clone());
+    let uid = "benchlag00000001";
+    let run = |command: Command| {
+        let handler = handler.clone();
+        async move {
+            let request = convo_store::Request {
+                command,
+                metadata: convo_store::Metadata {
+                    command_id: uuid::Uuid::new_v4().to_string(),
+                    correlation_id: "bench".into(),
+                    causation_id: "bench".into(),
+                },
+                idempotency: None,
+            };
+            handler
+                .handle(&request, |_| convo_store::Reply {
+                    status: 200,
+                    body: Value::Null,
+                })
+                .await
+        }
+    };
+    run(start_command(uid)).await?;
+    let visible = |version: i64| async move {
+        loop {
+            let projected: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM rm_conversations WHERE uid = $1")
+                    .bind(uid)
+                    .fetch_optional(pool)
+                    .await?;
+            if projected.unwrap_or(0) >= version {
+                return anyhow::Ok(());
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    };
+    // The consumer group's first join takes a few seconds: wait for the start to arrive.
+    tokio::time::timeout(Duration::from_secs(60), visible(1)).await??;
+    let mut times = Vec::with_capacity(writes);
+    for i in 0..writes {
+        let command = Command {
+            action: Action::Update {
+                staff_uid: STAFF.into(),
+                changes: UpdateChanges {
+                    archived: Some(i % 2 == 0),
+                    ..Default::default()
+                },
+            },
+            ..start_command(uid)
+        };
+        run(command).await?;
+        let committed = Instant::now();
+        visible(2 + i as i64).await?;
+        times.push(committed.elapsed().as_secs_f64() * 1000.0);
+    }
+    shutdown.cancel();
+    relay.await?;
+    projector.await??;
+    times.sort_by(f64::total_cmp);
+    Ok(vec![
+        Figure {
+            id: "E1",
+            name: "read-model lag: commit -> visible in rm_conversations, p50",
+            value: percentile(&times, 0.5),
+            unit: "ms",
+        },
+        Figure {
+            id: "E1",
+            name: "read-model lag: commit -> visible in rm_conversations, p99",
+            value: percentile(&times, 0.99),
+            unit: "ms",
+        },
+    ])
 }
