@@ -71,9 +71,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("applying migrations")?;
     let kafka = args.kafka.config();
     if roles.iter().any(|r| *r != Role::Api) {
-        convo_kafka::topics::ensure(&kafka)
-            .await
-            .with_context(|| format!("creating topics on {}", kafka.brokers))?;
+        // Not fatal: writes do not need the broker, and the relay ensures the topics again each
+        // time it starts publishing.
+        if let Err(e) = convo_kafka::topics::ensure(&kafka).await {
+            tracing::warn!(brokers = %kafka.brokers, error = %e, "cannot create topics yet; the Kafka roles will retry");
+        }
     }
 
     let shutdown = CancellationToken::new();
