@@ -76,12 +76,20 @@ pub fn parse_command(bytes: &[u8]) -> Result<WireCommand, Unparseable> {
     let canonical = value.to_string();
     let mut command: WireCommand = serde_json::from_value(value).map_err(not_a_command)?;
     command.canonical = canonical;
+    let own = match &command.kind {
+        WireKind::UpdateConversation { staff_uid, .. } => Some(("staff_uid", staff_uid)),
+        WireKind::MergeConversation { target_uid } => Some(("target_uid", target_uid)),
+        _ => None,
+    };
     for (name, value) in [
         ("command_id", &command.command_id),
         ("conversation_uid", &command.conversation_uid),
         ("business_uid", &command.business_uid),
-    ] {
-        if value.is_empty() || value.len() > MAX_ID_LEN {
+    ]
+    .into_iter()
+    .chain(own)
+    {
+        if value.is_empty() || value.chars().count() > MAX_ID_LEN {
             return Err(Unparseable(format!(
                 "{name} must be 1-{MAX_ID_LEN} characters"
             )));
@@ -173,6 +181,8 @@ mod tests {
             br#"{"type": "Explode", "command_id": "c", "conversation_uid": "u", "business_uid": "b"}"#,
             br#"{"type": "DeleteConversation", "command_id": "", "conversation_uid": "u", "business_uid": "b"}"#,
             br#"{"type": "UpdateConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b"}"#,
+            br#"{"type": "UpdateConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b", "staff_uid": "", "body": {}}"#,
+            br#"{"type": "MergeConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b", "target_uid": ""}"#,
         ] {
             assert!(parse_command(raw).is_err(), "{}", String::from_utf8_lossy(raw));
         }
