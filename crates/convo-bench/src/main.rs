@@ -63,6 +63,8 @@ struct Cli {
 
 /// One measured figure.
 struct Figure {
+    /// The figure's key in the JSON line.
+    key: &'static str,
     id: &'static str,
     name: &'static str,
     value: f64,
@@ -241,18 +243,21 @@ async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> 
     times.sort_by(f64::total_cmp);
     Ok(vec![
         Figure {
+            key: "put_sequential_p50_ms",
             id: "W0",
             name: "PUT round trip, sequential, median",
             value: percentile(&times, 0.5),
             unit: "ms",
         },
         Figure {
+            key: "put_sequential_p99_ms",
             id: "W0",
             name: "PUT round trip, sequential, p99",
             value: percentile(&times, 0.99),
             unit: "ms",
         },
         Figure {
+            key: "put_sequential_per_s",
             id: "W0",
             name: "PUTs/s, one connection, sequential",
             value: puts as f64 / total,
@@ -379,18 +384,21 @@ async fn relay(
     let raw_rate = rows.len() as f64 / raw_seconds;
     Ok(vec![
         Figure {
+            key: "relay_events_per_s",
             id: "R1",
             name: "relay: events table -> broker, acknowledged",
             value: relay_rate,
             unit: "events/s",
         },
         Figure {
+            key: "raw_produce_events_per_s",
             id: "R1",
             name: "raw produce of the same records (no headers, no DB)",
             value: raw_rate,
             unit: "events/s",
         },
         Figure {
+            key: "relay_to_raw_ratio",
             id: "R1",
             name: "relay / raw produce",
             value: relay_rate / raw_rate,
@@ -428,6 +436,7 @@ async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::R
     shutdown.cancel();
     task.await??;
     Ok(vec![Figure {
+        key: "projector_events_per_s",
         id: "P1",
         name: "projector: events topic -> read models (catch-up)",
         value: events as f64 / seconds,
@@ -519,12 +528,14 @@ async fn lag(
     times.sort_by(f64::total_cmp);
     Ok(vec![
         Figure {
+            key: "read_model_lag_p50_ms",
             id: "E1",
             name: "read-model lag: commit -> visible in rm_conversations, p50",
             value: percentile(&times, 0.5),
             unit: "ms",
         },
         Figure {
+            key: "read_model_lag_p99_ms",
             id: "E1",
             name: "read-model lag: commit -> visible in rm_conversations, p99",
             value: percentile(&times, 0.99),
