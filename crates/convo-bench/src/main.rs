@@ -113,12 +113,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let json: serde_json::Map<String, Value> = figures
         .iter()
-        .map(|f| {
-            (
-                format!("{}_{}", f.id, f.unit.replace('/', "_per_")),
-                json!(f.value),
-            )
-        })
+        .map(|f| (f.key.to_owned(), json!(f.value)))
         .collect();
     println!("{}", Value::Object(json));
     Ok(())
