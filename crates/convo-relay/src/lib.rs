@@ -21,7 +21,7 @@ use std::time::Duration;
 use convo_kafka::{EventRecord, KafkaConfig, LogContext};
 use futures_util::future::try_join_all;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +46,7 @@ impl RelayConfig {
         Self {
             name: "events".to_owned(),
             database_url: database_url.into(),
-            batch_size: 5000,
+            batch_size: 10_000,
             idle_wait: Duration::from_millis(10),
             retry_wait: Duration::from_millis(500),
         }
@@ -103,26 +103,55 @@ async fn lead(
     let topic = kafka.topics.events.as_str();
     tracing::info!(relay = %config.name, topic, "relay is publishing");
     let (mut tx_id, mut position) = load_position(&mut conn, &config.name).await?;
+    // One batch is in flight while the next is read and enqueued: its position is stored once
+    // every delivery of it is acknowledged, and never before the batches ahead of it.
+    let mut in_flight: Option<InFlight> = None;
     while !shutdown.is_cancelled() {
         let batch = read_batch(&mut conn, &tx_id, position, config.batch_size).await?;
         let Some(last) = batch.last() else {
+            if let Some(done) = in_flight.take() {
+                done.confirm(&mut conn, &config.name).await?;
+            }
             sleep_or_shutdown(config.idle_wait, shutdown).await;
             continue;
         };
-        let (last_tx, last_position) = (last.tx_id.clone(), last.position);
-        publish(&producer, topic, &batch).await?;
-        store_position(
-            &mut conn,
-            &config.name,
-            &last_tx,
-            last_position,
-            batch.len(),
-        )
-        .await?;
-        tracing::debug!(events = batch.len(), "published");
-        (tx_id, position) = (last_tx, last_position);
+        (tx_id, position) = (last.tx_id.clone(), last.position);
+        let next = InFlight {
+            deliveries: enqueue(&producer, topic, &batch).await?,
+            tx_id: tx_id.clone(),
+            position,
+        };
+        if let Some(done) = in_flight.replace(next) {
+            done.confirm(&mut conn, &config.name).await?;
+        }
+    }
+    if let Some(done) = in_flight.take() {
+        done.confirm(&mut conn, &config.name).await?;
     }
     Ok(())
+}
+
+/// A published batch waiting for its acknowledgements.
+struct InFlight {
+    deliveries: Vec<DeliveryFuture>,
+    tx_id: String,
+    position: i64,
+}
+
+impl InFlight {
+    /// Waits for every acknowledgement, then stores the batch's end as the published position.
+    async fn confirm(self, conn: &mut PgConnection, relay: &str) -> Result<(), RelayError> {
+        let count = self.deliveries.len();
+        for result in try_join_all(self.deliveries)
+            .await
+            .map_err(|_| RelayError::Cancelled)?
+        {
+            result.map_err(|(e, _)| e)?;
+        }
+        store_position(conn, relay, &self.tx_id, self.position, count).await?;
+        tracing::debug!(events = count, "published");
+        Ok(())
+    }
 }
 
 /// Sleeps for `wait`; true when shutdown came first.
@@ -219,13 +248,13 @@ async fn read_batch(
         .collect())
 }
 
-/// Enqueues the whole batch, then waits for every acknowledgement. Order per partition is kept
-/// by the idempotent producer.
-async fn publish(
+/// Enqueues the whole batch with the producer (order per partition is kept by the idempotent
+/// producer) and returns its delivery futures.
+async fn enqueue(
     producer: &FutureProducer<LogContext>,
     topic: &str,
     batch: &[Row],
-) -> Result<(), RelayError> {
+) -> Result<Vec<DeliveryFuture>, RelayError> {
     let mut deliveries = Vec::with_capacity(batch.len());
     for row in batch {
         let record = &row.record;
@@ -242,17 +271,11 @@ async fn publish(
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // The local queue is full: let deliveries drain, then enqueue again.
                     message = back;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 Err((e, _)) => return Err(e.into()),
             }
         }
     }
-    let results = try_join_all(deliveries)
-        .await
-        .map_err(|_| RelayError::Cancelled)?;
-    for result in results {
-        result.map_err(|(e, _)| e)?;
-    }
-    Ok(())
+    Ok(deliveries)
 }
