@@ -230,6 +230,28 @@ impl TestApp {
     }
 }
 
+/// A row of the spec's tables through HTTP: given conversation `uid` (started, one incoming
+/// message) after the `given` PUTs, when `when` is PUT, then exactly `events` are stored and the
+/// response is a valid vcita `Conversation` of `uid`. Returns the app and the response.
+pub async fn spec_row(
+    uid: &str,
+    given: &[Value],
+    when: Value,
+    events: &[&str],
+) -> (TestApp, Value) {
+    let app = TestApp::spawn().await;
+    app.start(uid).await;
+    for body in given {
+        app.put_ok(uid, body.clone()).await;
+    }
+    let before = app.version(uid).await;
+    let response = app.put_ok(uid, when).await;
+    assert_eq!(app.event_types_after(uid, before).await, events);
+    assert_conversation(&response);
+    assert_eq!(response["uid"], uid);
+    (app, response)
+}
+
 /// Sends a request; returns status and the JSON body (`Null` when the body is not JSON).
 pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("the server answers");

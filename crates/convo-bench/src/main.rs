@@ -56,7 +56,7 @@ struct Cli {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "put-latency,relay,projector"
+        default_value = "put-latency,relay,projector,lag"
     )]
     only: Vec<Bench>,
 }
@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
             figures.extend(projector(&pool, &kafka, cli.events).await?);
         }
     }
-    println!("{:<4} {:<58} {:>14} {}", "id", "figure", "value", "unit");
+    println!("{:<4} {:<58} {:>14} unit", "id", "figure", "value");
     for f in &figures {
         println!("{:<4} {:<58} {:>14.2} {}", f.id, f.name, f.value, f.unit);
     }
@@ -165,6 +165,30 @@ fn start_command(uid: &str) -> Command {
     }
 }
 
+/// Runs `command` through the handler as the API does (no idempotency key).
+async fn run_command(
+    handler: &convo_store::CommandHandler,
+    command: Command,
+) -> anyhow::Result<()> {
+    let request = convo_store::Request {
+        command,
+        metadata: convo_store::Metadata {
+            command_id: uuid::Uuid::new_v4().to_string(),
+            correlation_id: "bench".into(),
+            causation_id: "bench".into(),
+        },
+        idempotency: None,
+    };
+    let handled = handler
+        .handle(&request, |decision| convo_store::Reply {
+            status: if decision.is_ok() { 200 } else { 422 },
+            body: Value::Null,
+        })
+        .await?;
+    anyhow::ensure!(handled.reply.status == 200, "the command was rejected");
+    Ok(())
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -191,21 +215,7 @@ async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> 
         convo_api::router(state),
         std::future::pending(),
     ));
-    let request = convo_store::Request {
-        command: start_command("benchput00000001"),
-        metadata: convo_store::Metadata {
-            command_id: "bench-start".into(),
-            correlation_id: "bench".into(),
-            causation_id: "bench".into(),
-        },
-        idempotency: None,
-    };
-    handler
-        .handle(&request, |_| convo_store::Reply {
-            status: 200,
-            body: Value::Null,
-        })
-        .await?;
+    run_command(&handler, start_command("benchput00000001")).await?;
     let token = convo_api::auth::sign_dev_token(
         SECRET,
         STAFF,
@@ -464,27 +474,7 @@ async fn lag(
     ));
     let handler = convo_store::CommandHandler::new(pool.clone());
     let uid = "benchlag00000001";
-    let run = |command: Command| {
-        let handler = handler.clone();
-        async move {
-            let request = convo_store::Request {
-                command,
-                metadata: convo_store::Metadata {
-                    command_id: uuid::Uuid::new_v4().to_string(),
-                    correlation_id: "bench".into(),
-                    causation_id: "bench".into(),
-                },
-                idempotency: None,
-            };
-            handler
-                .handle(&request, |_| convo_store::Reply {
-                    status: 200,
-                    body: Value::Null,
-                })
-                .await
-        }
-    };
-    run(start_command(uid)).await?;
+    run_command(&handler, start_command(uid)).await?;
     let visible = |version: i64| async move {
         loop {
             let projected: Option<i64> =
@@ -512,7 +502,7 @@ async fn lag(
             },
             ..start_command(uid)
         };
-        run(command).await?;
+        run_command(&handler, command).await?;
         let committed = Instant::now();
         visible(2 + i as i64).await?;
         times.push(committed.elapsed().as_secs_f64() * 1000.0);

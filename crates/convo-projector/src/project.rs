@@ -53,7 +53,7 @@ pub async fn apply_batch(
     batch: &[Incoming],
 ) -> Result<Applied, ProjectError> {
     let mut tx = pool.begin().await?;
-    let stored = load_checkpoints_for_update(&mut tx, projector, topic).await?;
+    let stored = load_checkpoints(&mut *tx, projector, topic).await?;
     let mut outcome = Applied::default();
 
     // Fresh records, grouped by conversation in arrival order.
@@ -114,8 +114,11 @@ pub async fn apply_batch(
     Ok(outcome)
 }
 
-async fn load_checkpoints_for_update(
-    conn: &mut PgConnection,
+/// The stored checkpoints of `projector` on `topic`: partition -> next offset. Inside a
+/// transaction the rows stay locked until it ends, so two projectors never apply one partition's
+/// batch at once (a rebalance can briefly give a partition to both).
+pub async fn load_checkpoints(
+    conn: impl sqlx::PgExecutor<'_>,
     projector: &str,
     topic: &str,
 ) -> Result<HashMap<i32, i64>, ProjectError> {
@@ -126,25 +129,6 @@ async fn load_checkpoints_for_update(
         topic
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.partition, r.next_offset))
-        .collect())
-}
-
-/// The stored checkpoints of `projector` on `topic`: partition -> next offset.
-pub async fn load_checkpoints(
-    pool: &PgPool,
-    projector: &str,
-    topic: &str,
-) -> Result<HashMap<i32, i64>, ProjectError> {
-    let rows = sqlx::query!(
-        "SELECT partition, next_offset FROM projector_checkpoints WHERE projector = $1 AND topic = $2",
-        projector,
-        topic
-    )
-    .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()

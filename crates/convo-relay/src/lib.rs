@@ -26,7 +26,7 @@ use sqlx::{Connection, PgConnection};
 use tokio_util::sync::CancellationToken;
 
 /// The advisory lock key that elects the publishing relay (an arbitrary constant: "relay").
-const LEADER_LOCK: i64 = 0x7265_6c61_79;
+const LEADER_LOCK: i64 = 0x0072_656c_6179;
 
 #[derive(Debug, Clone)]
 pub struct RelayConfig {

@@ -1,26 +1,15 @@
 //! Spec §5 through HTTP: one test per row of the follow-up table (and its variants). Each row
 //! checks the status, the events stored, and the response against vcita's schema.
 
-use convo_tests::{TestApp, assert_conversation};
+use convo_tests::TestApp;
 use serde_json::{Value, json};
 
 const UID: &str = "conv0000followup";
 const FUTURE: &str = "Wed May 06 2099 13:31:21 GMT+0300 (Israel Daylight Time)";
 
-/// Given the conversation after `given` PUTs, when `when` is PUT, then these events are stored
-/// and the response is returned for further checks.
+/// Spec row on this module's conversation; the response, for further checks.
 async fn row(given: &[Value], when: Value, events: &[&str]) -> Value {
-    let app = TestApp::spawn().await;
-    app.start(UID).await;
-    for body in given {
-        app.put_ok(UID, body.clone()).await;
-    }
-    let before = app.version(UID).await;
-    let response = app.put_ok(UID, when).await;
-    assert_eq!(app.event_types_after(UID, before).await, events);
-    assert_conversation(&response);
-    assert_eq!(response["uid"], UID);
-    response
+    convo_tests::spec_row(UID, given, when, events).await.1
 }
 
 fn active() -> Value {

@@ -1,22 +1,13 @@
 //! Spec §6 through HTTP: each permitted field changes state with its event, and an unchanged
 //! value is a no-op.
 
-use convo_tests::{TestApp, assert_conversation};
+use convo_tests::TestApp;
 use serde_json::{Value, json};
 
 const UID: &str = "conv00000fields1";
 
 async fn row(given: &[Value], when: Value, events: &[&str]) -> (TestApp, Value) {
-    let app = TestApp::spawn().await;
-    app.start(UID).await;
-    for body in given {
-        app.put_ok(UID, body.clone()).await;
-    }
-    let before = app.version(UID).await;
-    let response = app.put_ok(UID, when).await;
-    assert_eq!(app.event_types_after(UID, before).await, events);
-    assert_conversation(&response);
-    (app, response)
+    convo_tests::spec_row(UID, given, when, events).await
 }
 
 #[tokio::test]
