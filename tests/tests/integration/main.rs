@@ -8,6 +8,7 @@ mod idempotency;
 mod merges_and_deletes;
 mod permitted_field_rows;
 mod pipeline;
+mod read_models;
 mod relay;
 mod rendering;
 mod schemas;

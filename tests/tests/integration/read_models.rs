@@ -1,0 +1,320 @@
+//! The projector's apply step and the list API over the read models, fed the stored events
+//! directly (the broker path is covered in `pipeline`): folders, paging, business scoping,
+//! redelivery, replay and backfill.
+
+use convo_domain::Conversation;
+use convo_kafka::EventRecord;
+use convo_projector::project::{Incoming, apply_batch};
+use convo_tests::{BUSINESS, OTHER_BUSINESS, OTHER_STAFF, STAFF, TestApp, send, token};
+use serde_json::{Value, json};
+
+/// Every stored event as the relay would publish it, in publish order, on partition 0.
+async fn published(app: &TestApp) -> Vec<Incoming> {
+    let rows: Vec<(
+        uuid::Uuid,
+        String,
+        i64,
+        String,
+        i32,
+        String,
+        String,
+        Option<String>,
+        chrono::DateTime<chrono::Utc>,
+    )> = sqlx::query_as(
+        "SELECT event_id, conversation_uid, version, event_type, schema_version, payload::text,
+                    business_uid, actor_staff_uid, occurred_at
+             FROM events ORDER BY tx_id, position",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    rows.into_iter()
+        .enumerate()
+        .map(
+            |(offset, (id, uid, version, kind, schema, payload, business, actor, at))| Incoming {
+                partition: 0,
+                offset: offset as i64,
+                record: EventRecord {
+                    event_id: id,
+                    conversation_uid: uid,
+                    version: version as u64,
+                    event_type: kind,
+                    schema_version: schema,
+                    business_uid: business,
+                    actor_staff_uid: actor,
+                    command_id: "c".into(),
+                    correlation_id: "c".into(),
+                    causation_id: "c".into(),
+                    occurred_at: at,
+                    payload,
+                },
+            },
+        )
+        .collect()
+}
+
+async fn list(app: &TestApp, staff: &str, business: &str, query: &str) -> (u16, Value) {
+    send(
+        app.client
+            .get(format!("{}/platform/v1/conversations?{query}", app.base))
+            .bearer_auth(token(staff, business, "all")),
+    )
+    .await
+}
+
+async fn ids(app: &TestApp, query: &str) -> Vec<String> {
+    let (status, body) = list(app, STAFF, BUSINESS, query).await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn folders_paging_and_scoping() {
+    let app = TestApp::spawn().await;
+    for uid in [
+        "listinbox0000001",
+        "listarchived0001",
+        "listtrash0000001",
+        "listspam00000001",
+        "listfollowup0001",
+        "listsent00000001",
+        "listread00000001",
+    ] {
+        app.start(uid).await;
+    }
+    app.start_in("listotherbiz0001", OTHER_BUSINESS).await;
+    app.put_ok("listarchived0001", json!({"archived": true}))
+        .await;
+    app.put_ok("listtrash0000001", json!({"deleted": true}))
+        .await;
+    app.put_ok("listspam00000001", json!({"spam": true})).await;
+    app.put_ok(
+        "listfollowup0001",
+        json!({"follow_up": true, "follow_up_date": "2099-01-01"}),
+    )
+    .await;
+    app.put_ok("listread00000001", json!({"business_unread": false}))
+        .await;
+    app.command(json!({"type": "RecordMessage", "command_id": "sent-1", "conversation_uid": "listsent00000001",
+        "business_uid": BUSINESS, "message_id": "m2", "direction": "outgoing", "at": "2026-05-05T10:00:00Z"}))
+        .await;
+    let batch = published(&app).await;
+    let applied = apply_batch(&app.pool, "read-models", "events", &batch)
+        .await
+        .unwrap();
+    assert_eq!(applied.applied, batch.len());
+
+    let mut inbox = ids(&app, "folder=inbox").await;
+    inbox.sort();
+    assert_eq!(
+        inbox,
+        [
+            "listfollowup0001",
+            "listinbox0000001",
+            "listread00000001",
+            "listsent00000001"
+        ]
+    );
+    assert_eq!(ids(&app, "folder=archived").await, ["listarchived0001"]);
+    assert_eq!(ids(&app, "folder=trash").await, ["listtrash0000001"]);
+    assert_eq!(ids(&app, "folder=follow_up").await, ["listfollowup0001"]);
+    assert_eq!(ids(&app, "folder=sent").await, ["listsent00000001"]);
+    assert!(
+        !ids(&app, "folder=attention")
+            .await
+            .contains(&"listread00000001".to_owned())
+    );
+    assert!(
+        !ids(&app, "folder=attention")
+            .await
+            .contains(&"listspam00000001".to_owned())
+    );
+    let all = ids(&app, "folder=all").await;
+    assert_eq!(all.len(), 6, "everything but the trash: {all:?}");
+    assert_eq!(
+        ids(&app, "folder=whatever").await,
+        all,
+        "an unknown folder lists everything"
+    );
+    assert_eq!(ids(&app, "").await, all);
+    // The follow-up folder is the requesting staff's.
+    let (_, other) = list(&app, OTHER_STAFF, BUSINESS, "folder=follow_up").await;
+    assert_eq!(other["data"]["conversations"], json!([]));
+    // Another business sees only its own.
+    let (_, other_business) = list(&app, STAFF, OTHER_BUSINESS, "folder=all").await;
+    assert_eq!(
+        other_business["data"]["conversations"][0]["id"],
+        "listotherbiz0001"
+    );
+    assert_eq!(
+        other_business["data"]["conversations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Paging: most recently active first, pages do not overlap.
+    let first = ids(&app, "folder=all&per_page=4").await;
+    let second = ids(&app, "folder=all&per_page=4&page=2").await;
+    assert_eq!((first.len(), second.len()), (4, 2));
+    assert_eq!([first, second].concat(), all);
+    assert_eq!(
+        ids(&app, "folder=all&per_page=1000").await.len(),
+        6,
+        "per_page is capped, not refused"
+    );
+    for bad in ["page=0", "page=-1", "page=x", "per_page=0", "per_page=1.5"] {
+        let (status, body) = list(&app, STAFF, BUSINESS, bad).await;
+        assert_eq!(status, 400, "{bad}");
+        convo_tests::assert_error(&body, "bad_request");
+    }
+    let (status, _) = send(
+        app.client
+            .get(format!("{}/platform/v1/conversations", app.base)),
+    )
+    .await;
+    assert_eq!(status, 401);
+
+    // vcita's item shape.
+    let (_, body) = list(&app, STAFF, BUSINESS, "folder=archived").await;
+    let item = &body["data"]["conversations"][0];
+    for key in [
+        "business_id",
+        "business_unread",
+        "client_id",
+        "client_unread",
+        "created_at",
+        "deep_link",
+        "id",
+        "last_business_action",
+        "last_client_action",
+        "staff_id",
+        "title",
+        "updated_at",
+    ] {
+        assert!(item.get(key).is_some(), "{key} missing from {item}");
+    }
+    assert_eq!(item["deep_link"], "/app/conversations/listarchived0001");
+}
+
+#[tokio::test]
+async fn redelivery_and_replay_change_nothing() {
+    let app = TestApp::spawn().await;
+    let uid = "projreplay000001";
+    app.start(uid).await;
+    app.put_ok(
+        uid,
+        json!({"follow_up": true, "follow_up_message": "note", "spam": true}),
+    )
+    .await;
+    let batch = published(&app).await;
+    apply_batch(&app.pool, "read-models", "events", &batch)
+        .await
+        .unwrap();
+    let snapshot = |app: TestApp| async move {
+        sqlx::query_scalar::<_, Value>(
+            "SELECT jsonb_build_array(
+                (SELECT jsonb_agg(to_jsonb(c) ORDER BY uid) FROM rm_conversations c),
+                (SELECT jsonb_agg(to_jsonb(m) ORDER BY version) FROM rm_messages m),
+                (SELECT jsonb_agg(to_jsonb(f)) FROM rm_collaborators f),
+                (SELECT jsonb_agg(to_jsonb(k)) FROM rm_clients k))",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let before = snapshot(app.clone()).await;
+    // The same records again (a redelivery): below the checkpoint, all skipped.
+    let again = apply_batch(&app.pool, "read-models", "events", &batch)
+        .await
+        .unwrap();
+    assert_eq!((again.applied, again.skipped), (0, batch.len()));
+    // A replay under another projector name (fresh checkpoints): the version guard skips them.
+    let replay = apply_batch(&app.pool, "another", "events", &batch)
+        .await
+        .unwrap();
+    assert_eq!((replay.applied, replay.skipped), (0, batch.len()));
+    assert_eq!(snapshot(app.clone()).await, before);
+    let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        messages, 2,
+        "the incoming message and the follow-up note, once each"
+    );
+}
+
+#[tokio::test]
+async fn a_gap_is_backfilled_from_the_event_store() {
+    let app = TestApp::spawn().await;
+    let uid = "projgap000000001";
+    app.start(uid).await;
+    app.put_ok(uid, json!({"archived": true})).await;
+    app.put_ok(uid, json!({"spam": true})).await;
+    let batch = published(&app).await;
+    // Only the last event reaches the projector.
+    let last = batch.last().cloned().unwrap();
+    let applied = apply_batch(&app.pool, "read-models", "events", &[last])
+        .await
+        .unwrap();
+    assert_eq!(applied.applied, 1);
+    let state: Value = sqlx::query_scalar("SELECT state FROM rm_conversations WHERE uid = $1")
+        .bind(uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let events: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM events WHERE conversation_uid = $1 ORDER BY version",
+    )
+    .bind(uid)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let events: Vec<convo_domain::Event> = events
+        .into_iter()
+        .map(|e| serde_json::from_value(e).unwrap())
+        .collect();
+    assert_eq!(
+        state,
+        serde_json::to_value(Conversation::fold(uid, &events)).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_hard_delete_leaves_only_a_tombstone() {
+    let app = TestApp::spawn().await;
+    let uid = "projdelete000001";
+    app.start(uid).await;
+    app.put_ok(uid, json!({"follow_up": true, "follow_up_message": "x"}))
+        .await;
+    app.command(json!({"type": "DeleteConversation", "command_id": "del", "conversation_uid": uid, "business_uid": BUSINESS}))
+        .await;
+    apply_batch(&app.pool, "read-models", "events", &published(&app).await)
+        .await
+        .unwrap();
+    let (lifecycle, title): (String, String) =
+        sqlx::query_as("SELECT lifecycle, title FROM rm_conversations WHERE uid = $1")
+            .bind(uid)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((lifecycle.as_str(), title.as_str()), ("deleted", ""));
+    for table in ["rm_messages", "rm_collaborators"] {
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE conversation_uid = $1"
+        ))
+        .bind(uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(n, 0, "{table} forgets it");
+    }
+    assert!(ids(&app, "folder=all").await.is_empty());
+}
