@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 /// The advisory lock key that elects the publishing relay (an arbitrary constant: "relay").
 const LEADER_LOCK: i64 = 0x0072_656c_6179;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RelayConfig {
     /// Name of this relay's position row (one per target topic).
     pub name: String,
@@ -39,6 +39,19 @@ pub struct RelayConfig {
     pub idle_wait: Duration,
     /// Pause after a failure (database or broker) before trying again.
     pub retry_wait: Duration,
+}
+
+/// The connection string may hold a password: it is never printed.
+impl std::fmt::Debug for RelayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayConfig")
+            .field("name", &self.name)
+            .field("database_url", &"[redacted]")
+            .field("batch_size", &self.batch_size)
+            .field("idle_wait", &self.idle_wait)
+            .field("retry_wait", &self.retry_wait)
+            .finish()
+    }
 }
 
 impl RelayConfig {

@@ -29,8 +29,8 @@ enum Cmd {
     Serve(serve::ServeArgs),
     /// Apply the database migrations.
     Migrate(DbArgs),
-    /// Run JSON commands (one object per line, or a JSON array) from a file or stdin and print
-    /// each outcome as a JSON line.
+    /// Run upstream JSON commands (one object per line, or a JSON array) from a file or stdin and
+    /// print each outcome as a JSON line; with --kafka, publish them to the commands topic.
     Command {
         /// The file to read; stdin when absent or "-".
         file: Option<PathBuf>,
