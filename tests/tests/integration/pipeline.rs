@@ -346,3 +346,75 @@ async fn restarting_relay_and_projector_mid_stream_loses_and_doubles_nothing() {
     projector.stop().await;
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_intake_killed_mid_stream_answers_every_command_and_runs_each_once() {
+    let app = TestApp::spawn().await;
+    let kafka = unique_config(&brokers());
+    create_topics(&kafka).await;
+    let uids: Vec<String> = (0..4).map(|i| format!("intakekill{i:06}")).collect();
+    for uid in &uids {
+        app.start(uid).await;
+    }
+    let out = producer(&kafka);
+    let total = 60;
+    for i in 0..total {
+        let uid = &uids[i % uids.len()];
+        // Each command flips a flag, so each one that runs adds exactly one event.
+        let body = json!({"archived": (i / uids.len()) % 2 == 0});
+        let id = format!("kill-{i}");
+        produce(
+            &out,
+            &kafka.topics.commands,
+            uid,
+            &command(
+                "UpdateConversation",
+                &id,
+                uid,
+                json!({
+            "staff_uid": STAFF, "body": body}),
+            ),
+        )
+        .await;
+    }
+    let outcomes = consumer(&kafka, &kafka.topics.outcomes);
+    let intake = start_intake(&app, &kafka);
+    let before_kill = collect_until(&outcomes, Duration::from_secs(60), |r| r.len() >= 10).await;
+    intake.kill().await;
+    let intake = start_intake(&app, &kafka);
+    let ids = |messages: &[rdkafka::message::OwnedMessage]| {
+        messages
+            .iter()
+            .map(|m| serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap())
+            .map(|o| (o["command_id"].as_str().unwrap().to_owned(), o))
+            .collect::<Vec<_>>()
+    };
+    let first = ids(&before_kill);
+    let after_kill = collect_until(&outcomes, Duration::from_secs(90), |r| {
+        let mut all: std::collections::BTreeSet<String> =
+            first.iter().map(|(id, _)| id.clone()).collect();
+        all.extend(ids(r).into_iter().map(|(id, _)| id));
+        all.len() >= total
+    })
+    .await;
+    // A command answered twice (redelivered after the kill) got its first outcome both times.
+    let mut seen = std::collections::BTreeMap::<String, Value>::new();
+    for (id, outcome) in first.into_iter().chain(ids(&after_kill)) {
+        assert_eq!(outcome["status"], "accepted", "{outcome}");
+        if let Some(earlier) = seen.get(&id) {
+            assert_eq!(
+                earlier, &outcome,
+                "a redelivered command gets its first outcome"
+            );
+        }
+        seen.insert(id, outcome);
+    }
+    assert_eq!(seen.len(), total);
+    // Every command ran exactly once: one event each, on top of the two of each start.
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, (uids.len() * 2 + total) as i64);
+    intake.stop().await;
+}
