@@ -157,11 +157,29 @@ fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Errors are printed as one line with their causes (`error: reading ...: caused by`), and the
+/// exit code is 1.
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format);
-    match cli.command {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Cmd) -> anyhow::Result<()> {
+    match command {
         Cmd::Serve(args) => serve::run(args).await,
         Cmd::Migrate(db) => {
             let pool = convo_store::connect(&db.database_url, 2).await?;
