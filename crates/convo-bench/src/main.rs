@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 const SECRET: &str = "benchmark-secret-benchmark-secret-0123";
 const BUSINESS: &str = "benchbusiness001";
 const STAFF: &str = "benchstaff000001";
+/// Concurrent connections of the throughput benchmark (performance.md W1), and the pool size.
+const CONNECTIONS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Bench {
@@ -37,6 +39,8 @@ enum Bench {
     Projector,
     /// How far the read models trail a committed write (relay + broker + projector).
     Lag,
+    /// Concurrent PUTs (64 connections) against plain INSERTs of event rows (W1, W3).
+    Throughput,
 }
 
 #[derive(Debug, Parser)]
@@ -52,11 +56,14 @@ struct Cli {
     /// Sequential PUTs for the latency benchmark.
     #[arg(long, default_value_t = 1000)]
     puts: usize,
+    /// Duration of each timed phase of the throughput benchmark, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
     /// Which benchmarks to run.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "put-latency,relay,projector,lag"
+        default_value = "put-latency,throughput,relay,projector,lag"
     )]
     only: Vec<Bench>,
 }
@@ -84,6 +91,10 @@ async fn main() -> anyhow::Result<()> {
     let mut figures = Vec::new();
     if cli.only.contains(&Bench::PutLatency) {
         figures.extend(put_latency(&pool, cli.puts).await?);
+    }
+    if cli.only.contains(&Bench::Throughput) {
+        let (pool, _) = fresh_database(&cli.database_url).await?;
+        figures.extend(throughput(&pool, cli.seconds).await?);
     }
     let kafka_config = || {
         let prefix = format!("bench{}.", uuid::Uuid::new_v4().simple());
@@ -127,7 +138,7 @@ async fn fresh_database(url: &str) -> anyhow::Result<(PgPool, String)> {
     conn.execute(format!("CREATE DATABASE {name}").as_str())
         .await?;
     let pool = PgPoolOptions::new()
-        .max_connections(32)
+        .max_connections(CONNECTIONS as u32)
         .connect_with(admin.clone().database(&name))
         .await?;
     convo_store::MIGRATOR.run(&pool).await?;
@@ -195,7 +206,8 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Issue 3's figure: PUT round trips, one after another, each appending an event.
-async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> {
+/// The HTTP API on an ephemeral port over `pool`: its base URL, the handler, and a token.
+async fn spawn_api(pool: &PgPool) -> anyhow::Result<(String, convo_store::CommandHandler, String)> {
     let handler = convo_store::CommandHandler::new(pool.clone());
     let verifier = convo_api::auth::Verifier::new(&convo_api::auth::AuthConfig {
         hs_secret: Some(SECRET.into()),
@@ -206,16 +218,12 @@ async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> 
         verifier: Arc::new(verifier),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!(
-        "http://{}/v2/conversations/benchput00000001",
-        listener.local_addr()?
-    );
+    let base = format!("http://{}/v2/conversations", listener.local_addr()?);
     tokio::spawn(convo_api::serve(
         listener,
         convo_api::router(state),
         std::future::pending(),
     ));
-    run_command(&handler, start_command("benchput00000001")).await?;
     let token = convo_api::auth::sign_dev_token(
         SECRET,
         STAFF,
@@ -224,6 +232,14 @@ async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> 
         chrono::Duration::hours(1),
         chrono::Utc::now(),
     );
+    Ok((base, handler, token))
+}
+
+/// Issue 3's figure: PUT round trips, one after another, each appending an event.
+async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> {
+    let (base, handler, token) = spawn_api(pool).await?;
+    let url = format!("{base}/benchput00000001");
+    run_command(&handler, start_command("benchput00000001")).await?;
     let client = reqwest::Client::new();
     let mut times = Vec::with_capacity(puts);
     let started = Instant::now();
@@ -525,6 +541,118 @@ async fn lag(
             name: "read-model lag: commit -> visible in rm_conversations, p99",
             value: percentile(&times, 0.99),
             unit: "ms",
+        },
+    ])
+}
+
+/// W1: `CONNECTIONS` HTTP connections PUT concurrently for `seconds` on 1,000 conversations,
+/// each PUT flipping `archived` (one event each). W3's limit: plain single-row INSERTs of the same
+/// event rows into a copy of the events table, one transaction each, same concurrency.
+async fn throughput(pool: &PgPool, seconds: u64) -> anyhow::Result<Vec<Figure>> {
+    let (base, handler, token) = spawn_api(pool).await?;
+    let uids: Arc<Vec<String>> = Arc::new((0..1000).map(|i| format!("benchw1c{i:08}")).collect());
+    for uid in uids.iter() {
+        run_command(&handler, start_command(uid)).await?;
+    }
+    let run_for = Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|task| {
+            let (base, token, uids) = (base.clone(), token.clone(), uids.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut done = 0_u64;
+                let mut i = task;
+                while started.elapsed() < run_for {
+                    // Each connection owns the conversations i = task (mod CONNECTIONS), so every
+                    // PUT flips a value and appends an event.
+                    let uid = &uids[i % uids.len()];
+                    let archived = (i / uids.len()) % 2 == 0;
+                    let response = client
+                        .put(format!("{base}/{uid}"))
+                        .bearer_auth(&token)
+                        .json(&json!({"archived": archived}))
+                        .send()
+                        .await?;
+                    anyhow::ensure!(
+                        response.status() == 200,
+                        "PUT answered {}",
+                        response.status()
+                    );
+                    response.bytes().await?;
+                    done += 1;
+                    i += CONNECTIONS;
+                }
+                anyhow::Ok(done)
+            })
+        })
+        .collect();
+    let mut puts = 0;
+    for task in tasks {
+        puts += task.await??;
+    }
+    let put_rate = puts as f64 / started.elapsed().as_secs_f64();
+
+    sqlx::query("CREATE TABLE bench_inserts (LIKE events INCLUDING ALL)")
+        .execute(pool)
+        .await?;
+    let payload: Value =
+        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'Archived' LIMIT 1")
+            .fetch_one(pool)
+            .await?;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|task| {
+            let (pool, payload) = (pool.clone(), payload.clone());
+            tokio::spawn(async move {
+                let mut done = 0_i64;
+                while started.elapsed() < run_for {
+                    sqlx::query(
+                        "INSERT INTO bench_inserts (event_id, conversation_uid, version, event_type,
+                             schema_version, payload, business_uid, actor_staff_uid, command_id,
+                             correlation_id, causation_id, occurred_at)
+                         VALUES ($1, $2, $3, 'Archived', 1, $4, $5, $6, 'c', 'c', 'c', now())",
+                    )
+                    .bind(uuid::Uuid::new_v4())
+                    .bind(format!("insert{task:04}"))
+                    .bind(done + 1)
+                    .bind(&payload)
+                    .bind(BUSINESS)
+                    .bind(STAFF)
+                    .execute(&pool)
+                    .await?;
+                    done += 1;
+                }
+                anyhow::Ok(done as u64)
+            })
+        })
+        .collect();
+    let mut inserts = 0;
+    for task in tasks {
+        inserts += task.await??;
+    }
+    let insert_rate = inserts as f64 / started.elapsed().as_secs_f64();
+    Ok(vec![
+        Figure {
+            key: "put_concurrent_per_s",
+            id: "W1",
+            name: "PUTs/s, 64 connections, 1,000 conversations",
+            value: put_rate,
+            unit: "req/s",
+        },
+        Figure {
+            key: "plain_insert_per_s",
+            id: "W3",
+            name: "plain INSERT of an event row, 64 connections",
+            value: insert_rate,
+            unit: "rows/s",
+        },
+        Figure {
+            key: "put_to_insert_ratio",
+            id: "W3",
+            name: "W1 / plain INSERT",
+            value: put_rate / insert_rate,
+            unit: "ratio",
         },
     ])
 }
