@@ -328,7 +328,7 @@ async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
                         correlation_id: "seed",
                         causation_id: "seed",
                     };
-                    store::append(&mut tx, &uid, 0, &all, &meta).await?;
+                    store::append(&mut tx, &uid, 0, &all, &meta, None).await?;
                     tx.commit().await?;
                     c += 8;
                 }

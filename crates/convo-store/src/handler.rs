@@ -179,9 +179,9 @@ impl CommandHandler {
                         write.before.version,
                         &write.events,
                         &meta,
+                        Some(&write.after),
                     )
                     .await?;
-                    store::save_snapshot(&mut tx, &write.after).await?;
                 }
                 if let [source, target] = &writes[..] {
                     store::insert_route(&mut tx, &source.before.uid, &target.before.uid).await?;
@@ -256,9 +256,8 @@ impl Accepted {
 
 /// A command on one conversation, routed through merges.
 async fn single(conn: &mut PgConnection, command: &Command) -> Result<Decided, StoreError> {
-    let mut uid = store::resolve_route(conn, &command.conversation_uid).await?;
+    let mut uid = store::resolve_and_lock(conn, &command.conversation_uid).await?;
     for _ in 0..MAX_REROUTES {
-        store::lock_conversation(conn, &uid).await?;
         let state = store::load(conn, &uid).await?;
         let routed = Command {
             conversation_uid: uid.clone(),
@@ -267,7 +266,10 @@ async fn single(conn: &mut PgConnection, command: &Command) -> Result<Decided, S
         match decide(&state, &routed) {
             Ok(events) => return Ok(Decided::Accepted(vec![Write::new(state, events)])),
             // A merge committed between routing and locking: follow it.
-            Err(Rejection::Merged { target }) => uid = target,
+            Err(Rejection::Merged { target }) => {
+                store::lock_conversation(conn, &target).await?;
+                uid = target;
+            }
             Err(rejection) => return Ok(Decided::Rejected(rejection)),
         }
     }

@@ -54,6 +54,29 @@ pub async fn resolve_route(conn: &mut PgConnection, uid: &str) -> Result<String,
     Ok(row)
 }
 
+/// Follows merge routes from `uid` and locks the conversation at the end, in one round trip.
+/// The route can change before the lock is granted (a merge committing meanwhile): the caller
+/// checks the loaded state and follows a merge it finds.
+pub async fn resolve_and_lock(conn: &mut PgConnection, uid: &str) -> Result<String, StoreError> {
+    let row = sqlx::query_scalar!(
+        r#"WITH RECURSIVE chain (uid, hops) AS (
+               SELECT $1::text, 0
+               UNION ALL
+               SELECT m.target_uid, c.hops + 1
+               FROM merge_routes m JOIN chain c ON m.source_uid = c.uid
+               WHERE c.hops < $2
+           ),
+           target AS (SELECT uid FROM chain ORDER BY hops DESC LIMIT 1)
+           SELECT target.uid AS "uid!"
+           FROM target, LATERAL pg_advisory_xact_lock(hashtextextended(target.uid, 0))"#,
+        uid,
+        MAX_MERGE_HOPS
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row)
+}
+
 pub async fn insert_route(
     conn: &mut PgConnection,
     source_uid: &str,
@@ -69,38 +92,67 @@ pub async fn insert_route(
     Ok(())
 }
 
-/// The conversation's current state: its snapshot plus the events after it.
+/// The conversation's current state: its snapshot plus the events after it, in one round trip.
+/// A snapshot of another shape, or one that does not decode, is ignored: the events are folded
+/// from the start instead.
 pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        conversation_uid: uid.to_owned(),
-        reason,
-    };
-    let snapshot = sqlx::query!(
-        "SELECT state_schema, state FROM snapshots WHERE conversation_uid = $1",
-        uid
+    let rows = sqlx::query!(
+        r#"SELECT 0 AS "kind!", version AS "version!", state AS "data!"
+           FROM snapshots WHERE conversation_uid = $1 AND state_schema = $2
+           UNION ALL
+           SELECT 1, version, payload FROM events
+           WHERE conversation_uid = $1
+             AND version > COALESCE((SELECT version FROM snapshots
+                                     WHERE conversation_uid = $1 AND state_schema = $2), 0)
+           ORDER BY 1, 2"#,
+        uid,
+        STATE_SCHEMA
     )
-    .fetch_optional(&mut *conn)
+    .fetch_all(&mut *conn)
     .await?;
-    let mut state = snapshot
-        .filter(|s| s.state_schema == STATE_SCHEMA)
-        .and_then(|s| serde_json::from_value::<Conversation>(s.state).ok())
-        .unwrap_or_else(|| Conversation::new(uid));
+    let mut rows = rows.into_iter().peekable();
+    let mut state = Conversation::new(uid);
+    if let Some(snapshot) = rows.next_if(|row| row.kind == 0) {
+        match serde_json::from_value::<Conversation>(snapshot.data) {
+            Ok(snapshot) => state = snapshot,
+            Err(e) => {
+                tracing::warn!(conversation = uid, error = %e, "snapshot does not decode; folding the events");
+                return fold_events(conn, Conversation::new(uid)).await;
+            }
+        }
+    }
+    for row in rows {
+        state = state.evolve(&decode(uid, row.version, row.data)?);
+    }
+    Ok(state)
+}
 
-    let after = i64::try_from(state.version).map_err(|e| corrupt(e.to_string()))?;
+/// Folds the events after `state.version` into `state`.
+async fn fold_events(
+    conn: &mut PgConnection,
+    mut state: Conversation,
+) -> Result<Conversation, StoreError> {
+    let after = i64::try_from(state.version).unwrap_or(i64::MAX);
     let tail = sqlx::query!(
         "SELECT version, payload FROM events
          WHERE conversation_uid = $1 AND version > $2 ORDER BY version",
-        uid,
+        state.uid,
         after
     )
     .fetch_all(&mut *conn)
     .await?;
     for row in tail {
-        let event: Event = serde_json::from_value(row.payload)
-            .map_err(|e| corrupt(format!("event version {}: {e}", row.version)))?;
+        let event = decode(&state.uid, row.version, row.payload)?;
         state = state.evolve(&event);
     }
     Ok(state)
+}
+
+fn decode(uid: &str, version: i64, payload: serde_json::Value) -> Result<Event, StoreError> {
+    serde_json::from_value(payload).map_err(|e| StoreError::Corrupt {
+        conversation_uid: uid.to_owned(),
+        reason: format!("event version {version}: {e}"),
+    })
 }
 
 /// What the store records about the command that caused events.
@@ -112,15 +164,22 @@ pub struct EventMetadata<'a> {
     pub causation_id: &'a str,
 }
 
-/// Appends `events` after version `expected` of the conversation. A concurrent writer that got
-/// there first makes this fail with a unique violation (SQLSTATE 23505), which is retryable.
+/// Appends `events` after version `expected` of the conversation and, with `snapshot` (the
+/// state they lead to), keeps the snapshot there: one statement, one round trip. A concurrent
+/// writer that got there first makes this fail with a unique violation (SQLSTATE 23505), which
+/// is retryable.
 pub async fn append(
     conn: &mut PgConnection,
     uid: &str,
     expected: u64,
     events: &[Event],
     meta: &EventMetadata<'_>,
+    snapshot: Option<&Conversation>,
 ) -> Result<(), StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+        conversation_uid: uid.to_owned(),
+        reason: e.to_string(),
+    };
     let n = events.len();
     let mut ids = Vec::with_capacity(n);
     let mut versions = Vec::with_capacity(n);
@@ -133,22 +192,33 @@ pub async fn append(
         ids.push(event_id(uid, version));
         versions.push(version as i64);
         types.push(event.type_name().to_owned());
-        payloads.push(
-            serde_json::to_value(event).map_err(|e| StoreError::Corrupt {
-                conversation_uid: uid.to_owned(),
-                reason: e.to_string(),
-            })?,
-        );
+        payloads.push(serde_json::to_value(event).map_err(corrupt)?);
         actors.push(event.staff_uid.clone());
         times.push(event.at);
     }
+    let snapshot_version = snapshot.map(|s| s.version as i64);
+    let snapshot_state = snapshot
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(corrupt)?;
     sqlx::query!(
-        "INSERT INTO events (event_id, conversation_uid, version, event_type, schema_version,
-                             payload, business_uid, actor_staff_uid, command_id, correlation_id,
-                             causation_id, occurred_at)
-         SELECT e.id, $2, e.version, e.type, $3, e.payload, $4, e.actor, $5, $6, $7, e.at
-         FROM UNNEST($1::uuid[], $8::bigint[], $9::text[], $10::jsonb[], $11::text[],
-                     $12::timestamptz[]) AS e (id, version, type, payload, actor, at)",
+        "WITH appended AS (
+             INSERT INTO events (event_id, conversation_uid, version, event_type, schema_version,
+                                 payload, business_uid, actor_staff_uid, command_id,
+                                 correlation_id, causation_id, occurred_at)
+             SELECT e.id, $2, e.version, e.type, $3, e.payload, $4, e.actor, $5, $6, $7, e.at
+             FROM UNNEST($1::uuid[], $8::bigint[], $9::text[], $10::jsonb[], $11::text[],
+                         $12::timestamptz[]) AS e (id, version, type, payload, actor, at)
+             RETURNING 1
+         ), snapshot AS (
+             INSERT INTO snapshots (conversation_uid, version, state_schema, state)
+             SELECT $2, $13, $14, $15 WHERE $15::jsonb IS NOT NULL
+             ON CONFLICT (conversation_uid) DO UPDATE
+             SET version = EXCLUDED.version, state_schema = EXCLUDED.state_schema,
+                 state = EXCLUDED.state, updated_at = clock_timestamp()
+             WHERE snapshots.version < EXCLUDED.version
+         )
+         SELECT count(*) FROM appended",
         &ids,
         uid,
         convo_domain::event::SCHEMA_VERSION,
@@ -161,34 +231,11 @@ pub async fn append(
         &payloads,
         &actors as &[Option<String>],
         &times,
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Keeps the conversation's snapshot at `state`.
-pub async fn save_snapshot(
-    conn: &mut PgConnection,
-    state: &Conversation,
-) -> Result<(), StoreError> {
-    let json = serde_json::to_value(state).map_err(|e| StoreError::Corrupt {
-        conversation_uid: state.uid.clone(),
-        reason: e.to_string(),
-    })?;
-    sqlx::query!(
-        "INSERT INTO snapshots (conversation_uid, version, state_schema, state)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (conversation_uid) DO UPDATE
-         SET version = EXCLUDED.version, state_schema = EXCLUDED.state_schema,
-             state = EXCLUDED.state, updated_at = clock_timestamp()
-         WHERE snapshots.version < EXCLUDED.version",
-        state.uid,
-        state.version as i64,
+        snapshot_version,
         STATE_SCHEMA,
-        json
+        snapshot_state,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
     Ok(())
 }

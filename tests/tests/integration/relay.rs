@@ -95,7 +95,7 @@ async fn concurrent_writers_with_a_late_commit_lose_nothing() {
                 correlation_id: "slow",
                 causation_id: "slow",
             };
-            store::append(&mut tx, &uid, state.version, &events, &meta)
+            store::append(&mut tx, &uid, state.version, &events, &meta, None)
                 .await
                 .unwrap();
             appended.send(()).unwrap();
