@@ -193,6 +193,29 @@ impl TestApp {
         .await
     }
 
+    /// `GET /platform/v1/conversations?{query}` as `staff` of `business`: status and body.
+    pub async fn list(&self, staff: &str, business: &str, query: &str) -> (u16, Value) {
+        send(
+            self.client
+                .get(format!("{}/platform/v1/conversations?{query}", self.base))
+                .bearer_auth(token(staff, business, "all")),
+        )
+        .await
+    }
+
+    /// The ids `STAFF` of `BUSINESS` gets from the list API for `query`, in order.
+    pub async fn list_ids(&self, query: &str) -> Vec<String> {
+        let (status, body) = self.list(STAFF, BUSINESS, query).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "OK");
+        body["data"]["conversations"]
+            .as_array()
+            .expect("a list of conversations")
+            .iter()
+            .map(|c| c["id"].as_str().expect("an id").to_owned())
+            .collect()
+    }
+
     /// Every stored event of `uid`: (version, type), in version order.
     pub async fn events(&self, uid: &str) -> Vec<(i64, String)> {
         sqlx::query_as(

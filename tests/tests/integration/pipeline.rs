@@ -11,7 +11,7 @@ use convo_tests::kafka::{
     start_intake, start_projector, start_relay, unique_config,
 };
 use convo_tests::schemas::{assert_valid_envelope, assert_valid_event, assert_valid_outcome};
-use convo_tests::{BUSINESS, STAFF, TestApp, send, token};
+use convo_tests::{BUSINESS, STAFF, TestApp};
 use rdkafka::message::Message;
 use serde_json::{Value, json};
 
@@ -26,23 +26,7 @@ async fn projected_version(app: &TestApp, uid: &str) -> i64 {
 }
 
 async fn list(app: &TestApp, folder: &str) -> Vec<String> {
-    let (status, body) = send(
-        app.client
-            .get(format!(
-                "{}/platform/v1/conversations?folder={folder}",
-                app.base
-            ))
-            .bearer_auth(token(STAFF, BUSINESS, "all")),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["status"], "OK");
-    body["data"]["conversations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
+    app.list_ids(&format!("folder={folder}")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -285,12 +269,14 @@ async fn restarting_relay_and_projector_mid_stream_loses_and_doubles_nothing() {
             for uid in &uids {
                 let body = match round % 3 {
                     0 => {
-                        json!({"archived": round % 2 == 0, "follow_up": true, "follow_up_message": format!("r{round}")})
+                        json!({"archived": round.is_multiple_of(2), "follow_up": true, "follow_up_message": format!("r{round}")})
                     }
                     1 => {
-                        json!({"follow_up": false, "complete_follow_up": true, "spam": round % 2 == 0})
+                        json!({"follow_up": false, "complete_follow_up": true, "spam": round.is_multiple_of(2)})
                     }
-                    _ => json!({"business_unread": round % 2 == 0, "deleted": round % 4 == 2}),
+                    _ => {
+                        json!({"business_unread": round.is_multiple_of(2), "deleted": round % 4 == 2})
+                    }
                 };
                 app.put_ok(uid, body).await;
             }
@@ -361,7 +347,7 @@ async fn an_intake_killed_mid_stream_answers_every_command_and_runs_each_once() 
     for i in 0..total {
         let uid = &uids[i % uids.len()];
         // Each command flips a flag, so each one that runs adds exactly one event.
-        let body = json!({"archived": (i / uids.len()) % 2 == 0});
+        let body = json!({"archived": (i / uids.len()).is_multiple_of(2)});
         let id = format!("kill-{i}");
         produce(
             &out,

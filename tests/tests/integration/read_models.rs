@@ -5,22 +5,25 @@
 use convo_domain::Conversation;
 use convo_kafka::EventRecord;
 use convo_projector::project::{Incoming, apply_batch};
-use convo_tests::{BUSINESS, OTHER_BUSINESS, OTHER_STAFF, STAFF, TestApp, send, token};
+use convo_tests::{BUSINESS, OTHER_BUSINESS, OTHER_STAFF, STAFF, TestApp, send};
 use serde_json::{Value, json};
+
+/// An events row: id, conversation, version, type, schema version, payload, business, actor, time.
+type EventRow = (
+    uuid::Uuid,
+    String,
+    i64,
+    String,
+    i32,
+    String,
+    String,
+    Option<String>,
+    chrono::DateTime<chrono::Utc>,
+);
 
 /// Every stored event as the relay would publish it, in publish order, on partition 0.
 async fn published(app: &TestApp) -> Vec<Incoming> {
-    let rows: Vec<(
-        uuid::Uuid,
-        String,
-        i64,
-        String,
-        i32,
-        String,
-        String,
-        Option<String>,
-        chrono::DateTime<chrono::Utc>,
-    )> = sqlx::query_as(
+    let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT event_id, conversation_uid, version, event_type, schema_version, payload::text,
                     business_uid, actor_staff_uid, occurred_at
              FROM events ORDER BY tx_id, position",
@@ -50,26 +53,6 @@ async fn published(app: &TestApp) -> Vec<Incoming> {
                 },
             },
         )
-        .collect()
-}
-
-async fn list(app: &TestApp, staff: &str, business: &str, query: &str) -> (u16, Value) {
-    send(
-        app.client
-            .get(format!("{}/platform/v1/conversations?{query}", app.base))
-            .bearer_auth(token(staff, business, "all")),
-    )
-    .await
-}
-
-async fn ids(app: &TestApp, query: &str) -> Vec<String> {
-    let (status, body) = list(app, STAFF, BUSINESS, query).await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["conversations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect()
 }
 
@@ -109,7 +92,7 @@ async fn folders_paging_and_scoping() {
         .unwrap();
     assert_eq!(applied.applied, batch.len());
 
-    let mut inbox = ids(&app, "folder=inbox").await;
+    let mut inbox = app.list_ids("folder=inbox").await;
     inbox.sort();
     assert_eq!(
         inbox,
@@ -120,33 +103,33 @@ async fn folders_paging_and_scoping() {
             "listsent00000001"
         ]
     );
-    assert_eq!(ids(&app, "folder=archived").await, ["listarchived0001"]);
-    assert_eq!(ids(&app, "folder=trash").await, ["listtrash0000001"]);
-    assert_eq!(ids(&app, "folder=follow_up").await, ["listfollowup0001"]);
-    assert_eq!(ids(&app, "folder=sent").await, ["listsent00000001"]);
+    assert_eq!(app.list_ids("folder=archived").await, ["listarchived0001"]);
+    assert_eq!(app.list_ids("folder=trash").await, ["listtrash0000001"]);
+    assert_eq!(app.list_ids("folder=follow_up").await, ["listfollowup0001"]);
+    assert_eq!(app.list_ids("folder=sent").await, ["listsent00000001"]);
     assert!(
-        !ids(&app, "folder=attention")
+        !app.list_ids("folder=attention")
             .await
             .contains(&"listread00000001".to_owned())
     );
     assert!(
-        !ids(&app, "folder=attention")
+        !app.list_ids("folder=attention")
             .await
             .contains(&"listspam00000001".to_owned())
     );
-    let all = ids(&app, "folder=all").await;
+    let all = app.list_ids("folder=all").await;
     assert_eq!(all.len(), 6, "everything but the trash: {all:?}");
     assert_eq!(
-        ids(&app, "folder=whatever").await,
+        app.list_ids("folder=whatever").await,
         all,
         "an unknown folder lists everything"
     );
-    assert_eq!(ids(&app, "").await, all);
+    assert_eq!(app.list_ids("").await, all);
     // The follow-up folder is the requesting staff's.
-    let (_, other) = list(&app, OTHER_STAFF, BUSINESS, "folder=follow_up").await;
+    let (_, other) = app.list(OTHER_STAFF, BUSINESS, "folder=follow_up").await;
     assert_eq!(other["data"]["conversations"], json!([]));
     // Another business sees only its own.
-    let (_, other_business) = list(&app, STAFF, OTHER_BUSINESS, "folder=all").await;
+    let (_, other_business) = app.list(STAFF, OTHER_BUSINESS, "folder=all").await;
     assert_eq!(
         other_business["data"]["conversations"][0]["id"],
         "listotherbiz0001"
@@ -160,17 +143,17 @@ async fn folders_paging_and_scoping() {
     );
 
     // Paging: most recently active first, pages do not overlap.
-    let first = ids(&app, "folder=all&per_page=4").await;
-    let second = ids(&app, "folder=all&per_page=4&page=2").await;
+    let first = app.list_ids("folder=all&per_page=4").await;
+    let second = app.list_ids("folder=all&per_page=4&page=2").await;
     assert_eq!((first.len(), second.len()), (4, 2));
     assert_eq!([first, second].concat(), all);
     assert_eq!(
-        ids(&app, "folder=all&per_page=1000").await.len(),
+        app.list_ids("folder=all&per_page=1000").await.len(),
         6,
         "per_page is capped, not refused"
     );
     for bad in ["page=0", "page=-1", "page=x", "per_page=0", "per_page=1.5"] {
-        let (status, body) = list(&app, STAFF, BUSINESS, bad).await;
+        let (status, body) = app.list(STAFF, BUSINESS, bad).await;
         assert_eq!(status, 400, "{bad}");
         convo_tests::assert_error(&body, "bad_request");
     }
@@ -182,7 +165,7 @@ async fn folders_paging_and_scoping() {
     assert_eq!(status, 401);
 
     // vcita's item shape.
-    let (_, body) = list(&app, STAFF, BUSINESS, "folder=archived").await;
+    let (_, body) = app.list(STAFF, BUSINESS, "folder=archived").await;
     let item = &body["data"]["conversations"][0];
     for key in [
         "business_id",
@@ -316,5 +299,5 @@ async fn a_hard_delete_leaves_only_a_tombstone() {
         .unwrap();
         assert_eq!(n, 0, "{table} forgets it");
     }
-    assert!(ids(&app, "folder=all").await.is_empty());
+    assert!(app.list_ids("folder=all").await.is_empty());
 }
