@@ -41,6 +41,8 @@ enum Bench {
     Lag,
     /// Concurrent PUTs (64 connections) against plain INSERTs of event rows (W1, W3).
     Throughput,
+    /// Commands/s from the commands topic to committed events and outcomes (K1).
+    Intake,
 }
 
 #[derive(Debug, Parser)]
@@ -56,6 +58,9 @@ struct Cli {
     /// Sequential PUTs for the latency benchmark.
     #[arg(long, default_value_t = 1000)]
     puts: usize,
+    /// Commands for the intake benchmark.
+    #[arg(long, default_value_t = 20_000)]
+    commands: u64,
     /// Duration of each timed phase of the throughput benchmark, in seconds.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -63,7 +68,7 @@ struct Cli {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "put-latency,throughput,relay,projector,lag"
+        default_value = "put-latency,throughput,intake,relay,projector,lag"
     )]
     only: Vec<Bench>,
 }
@@ -102,6 +107,12 @@ async fn main() -> anyhow::Result<()> {
         config.partitions = 8;
         config
     };
+    if cli.only.contains(&Bench::Intake) {
+        let (pool, _) = fresh_database(&cli.database_url).await?;
+        let kafka = kafka_config();
+        convo_kafka::topics::ensure(&kafka).await?;
+        figures.extend(intake(&pool, &kafka, cli.commands).await?);
+    }
     if cli.only.contains(&Bench::Lag) {
         let (pool, url) = fresh_database(&cli.database_url).await?;
         let kafka = kafka_config();
@@ -655,4 +666,73 @@ async fn throughput(pool: &PgPool, seconds: u64) -> anyhow::Result<Vec<Figure>> 
             unit: "ratio",
         },
     ])
+}
+
+/// K1: `commands` update commands (each flipping `archived` on one of 1,000 conversations) are
+/// published first; then the intake starts and is timed until every command has its outcome.
+async fn intake(pool: &PgPool, kafka: &KafkaConfig, commands: u64) -> anyhow::Result<Vec<Figure>> {
+    let handler = convo_store::CommandHandler::new(pool.clone());
+    let uids: Vec<String> = (0..1000).map(|i| format!("benchk1c{i:08}")).collect();
+    for uid in &uids {
+        run_command(&handler, start_command(uid)).await?;
+    }
+    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
+    let mut deliveries = Vec::with_capacity(commands as usize);
+    for i in 0..commands as usize {
+        let uid = &uids[i % uids.len()];
+        let command = json!({"type": "UpdateConversation", "command_id": format!("k1-{i}"),
+            "conversation_uid": uid, "business_uid": BUSINESS, "staff_uid": STAFF,
+            "body": {"archived": (i / uids.len()).is_multiple_of(2)}})
+        .to_string();
+        let mut record = FutureRecord::to(&kafka.topics.commands)
+            .key(uid.as_str())
+            .payload(&command);
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    deliveries.push(delivery);
+                    break;
+                }
+                Err((_, back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }
+    }
+    for delivery in futures_util::future::join_all(deliveries).await {
+        delivery?.map_err(|(e, _)| e)?;
+    }
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(convo_intake::run(
+        convo_intake::IntakeConfig {
+            group_id: format!("{}bench-intake", kafka.topics.commands),
+            ..Default::default()
+        },
+        kafka.clone(),
+        handler,
+        shutdown.clone(),
+    ));
+    loop {
+        let answered: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM command_outcomes WHERE command_id LIKE 'cmd:k1-%'",
+        )
+        .fetch_one(pool)
+        .await?;
+        if answered as u64 >= commands {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    task.await??;
+    Ok(vec![Figure {
+        key: "intake_commands_per_s",
+        id: "K1",
+        name: "command intake: commands topic -> events + outcomes (catch-up)",
+        value: commands as f64 / seconds,
+        unit: "commands/s",
+    }])
 }
