@@ -64,5 +64,7 @@ else
 fi
 printf '[convo] running: %s\n' "${runner[*]}" >&2
 status=0
-"${runner[@]}" || status=$?
+# The runner must not hold the lock's descriptor: a process the tests start (a broker of their own)
+# could outlive a crashed test and keep every later run waiting.
+"${runner[@]}" 9>&- || status=$?
 exit "$status"

@@ -235,6 +235,56 @@ async fn redelivery_and_replay_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_topic_whose_offsets_start_over_is_still_projected() {
+    // A recreated topic, or a broker that lost its data: the relay publishes again from offset 0,
+    // below the projector's checkpoint. Only versions decide what is skipped.
+    let app = TestApp::spawn().await;
+    let uid = "projreset0000001";
+    app.start(uid).await;
+    let first = published(&app).await;
+    let shifted: Vec<Incoming> = first
+        .into_iter()
+        .map(|mut incoming| {
+            incoming.offset += 1000;
+            incoming
+        })
+        .collect();
+    apply_batch(&app.pool, "read-models", "events", &shifted)
+        .await
+        .unwrap();
+    app.put_ok(uid, json!({"archived": true})).await;
+    let after_reset: Vec<Incoming> = published(&app)
+        .await
+        .into_iter()
+        .skip(2)
+        .enumerate()
+        .map(|(offset, mut incoming)| {
+            incoming.offset = offset as i64;
+            incoming
+        })
+        .collect();
+    let applied = apply_batch(&app.pool, "read-models", "events", &after_reset)
+        .await
+        .unwrap();
+    assert_eq!(applied.applied, 1, "the archive at offset 0 is applied");
+    assert_eq!(
+        applied.checkpoints[&0], 1,
+        "resume after what was read last"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT next_offset FROM projector_checkpoints")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    let archived: bool = sqlx::query_scalar("SELECT archived FROM rm_conversations WHERE uid = $1")
+        .bind(uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(archived);
+}
+
+#[tokio::test]
 async fn a_gap_is_backfilled_from_the_event_store() {
     let app = TestApp::spawn().await;
     let uid = "projgap000000001";
