@@ -187,6 +187,37 @@ fn start_command(uid: &str) -> Command {
     }
 }
 
+/// Produces every (key, value) to `topic` as fast as the producer takes them, then waits for
+/// every acknowledgement.
+async fn produce_all(
+    producer: &FutureProducer<LogContext>,
+    topic: &str,
+    records: impl Iterator<Item = (String, String)>,
+) -> anyhow::Result<()> {
+    let mut deliveries = Vec::new();
+    for (key, value) in records {
+        let mut record = FutureRecord::to(topic)
+            .key(key.as_str())
+            .payload(value.as_str());
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    deliveries.push(delivery);
+                    break;
+                }
+                Err((_, back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }
+    }
+    for delivery in futures_util::future::join_all(deliveries).await {
+        delivery?.map_err(|(e, _)| e)?;
+    }
+    Ok(())
+}
+
 /// Runs `command` through the handler as the API does (no idempotency key).
 async fn run_command(
     handler: &convo_store::CommandHandler,
@@ -390,27 +421,7 @@ async fn relay(
     let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
     let topic = &kafka.topics.outcomes;
     let started = Instant::now();
-    let mut deliveries = Vec::with_capacity(rows.len());
-    for (key, payload) in &rows {
-        let mut record = FutureRecord::to(topic)
-            .key(key.as_str())
-            .payload(payload.as_str());
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => {
-                    deliveries.push(delivery);
-                    break;
-                }
-                Err((_, back)) => {
-                    record = back;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            }
-        }
-    }
-    for delivery in futures_util::future::join_all(deliveries).await {
-        delivery?.map_err(|(e, _)| e)?;
-    }
+    produce_all(&producer, topic, rows.iter().cloned()).await?;
     let raw_seconds = started.elapsed().as_secs_f64();
     let relay_rate = events as f64 / relay_seconds;
     let raw_rate = rows.len() as f64 / raw_seconds;
@@ -677,32 +688,14 @@ async fn intake(pool: &PgPool, kafka: &KafkaConfig, commands: u64) -> anyhow::Re
         run_command(&handler, start_command(uid)).await?;
     }
     let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
-    let mut deliveries = Vec::with_capacity(commands as usize);
-    for i in 0..commands as usize {
+    let records = (0..commands as usize).map(|i| {
         let uid = &uids[i % uids.len()];
         let command = json!({"type": "UpdateConversation", "command_id": format!("k1-{i}"),
             "conversation_uid": uid, "business_uid": BUSINESS, "staff_uid": STAFF,
-            "body": {"archived": (i / uids.len()).is_multiple_of(2)}})
-        .to_string();
-        let mut record = FutureRecord::to(&kafka.topics.commands)
-            .key(uid.as_str())
-            .payload(&command);
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => {
-                    deliveries.push(delivery);
-                    break;
-                }
-                Err((_, back)) => {
-                    record = back;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-            }
-        }
-    }
-    for delivery in futures_util::future::join_all(deliveries).await {
-        delivery?.map_err(|(e, _)| e)?;
-    }
+            "body": {"archived": (i / uids.len()).is_multiple_of(2)}});
+        (uid.clone(), command.to_string())
+    });
+    produce_all(&producer, &kafka.topics.commands, records).await?;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let task = tokio::spawn(convo_intake::run(
