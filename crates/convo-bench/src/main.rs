@@ -187,6 +187,17 @@ fn start_command(uid: &str) -> Command {
     }
 }
 
+/// Polls `count_sql` (at most one row: a number, NULL or nothing) every 20 ms until it reaches `target`.
+async fn wait_for_count(pool: &PgPool, count_sql: &str, target: u64) -> anyhow::Result<()> {
+    loop {
+        let count: Option<Option<i64>> = sqlx::query_scalar(count_sql).fetch_optional(pool).await?;
+        if count.flatten().unwrap_or(0) as u64 >= target {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Produces every (key, value) to `topic` as fast as the producer takes them, then waits for
 /// every acknowledgement.
 async fn produce_all(
@@ -397,16 +408,12 @@ async fn relay(
         kafka.clone(),
         shutdown.clone(),
     ));
-    loop {
-        let published: Option<i64> =
-            sqlx::query_scalar("SELECT published FROM relay_positions WHERE relay = 'events'")
-                .fetch_optional(pool)
-                .await?;
-        if published.unwrap_or(0) as u64 >= events {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_count(
+        pool,
+        "SELECT published FROM relay_positions WHERE relay = 'events'",
+        events,
+    )
+    .await?;
     let relay_seconds = started.elapsed().as_secs_f64();
     shutdown.cancel();
     task.await?;
@@ -463,18 +470,11 @@ async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::R
         pool.clone(),
         shutdown.clone(),
     ));
-    loop {
-        let applied: Option<i64> = sqlx::query_scalar(
-            "SELECT sum(next_offset)::bigint FROM projector_checkpoints WHERE projector = $1",
-        )
-        .bind(&config.name)
-        .fetch_one(pool)
-        .await?;
-        if applied.unwrap_or(0) as u64 >= events {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let applied = format!(
+        "SELECT sum(next_offset)::bigint FROM projector_checkpoints WHERE projector = '{}'",
+        config.name
+    );
+    wait_for_count(pool, &applied, events).await?;
     let seconds = started.elapsed().as_secs_f64();
     shutdown.cancel();
     task.await??;
@@ -707,17 +707,12 @@ async fn intake(pool: &PgPool, kafka: &KafkaConfig, commands: u64) -> anyhow::Re
         handler,
         shutdown.clone(),
     ));
-    loop {
-        let answered: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM command_outcomes WHERE command_id LIKE 'cmd:k1-%'",
-        )
-        .fetch_one(pool)
-        .await?;
-        if answered as u64 >= commands {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_count(
+        pool,
+        "SELECT count(*) FROM command_outcomes WHERE command_id LIKE 'cmd:k1-%'",
+        commands,
+    )
+    .await?;
     let seconds = started.elapsed().as_secs_f64();
     shutdown.cancel();
     task.await??;

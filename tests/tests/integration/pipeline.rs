@@ -117,31 +117,27 @@ async fn kafka_commands_get_outcomes_and_garbage_goes_to_the_dead_letter_topic()
         ),
     )
     .await;
+    let update = |id: &str, body: Value| {
+        command(
+            "UpdateConversation",
+            id,
+            uid,
+            json!({"staff_uid": STAFF, "body": body}),
+        )
+    };
     produce(&out, commands, uid, b"{ this is not a command").await;
     produce(
         &out,
         commands,
         uid,
-        &command(
-            "UpdateConversation",
-            "c2",
-            uid,
-            json!({
-        "staff_uid": STAFF, "body": {"archived": true, "spam": "1"}}),
-        ),
+        &update("c2", json!({"archived": true, "spam": "1"})),
     )
     .await;
     produce(
         &out,
         commands,
         uid,
-        &command(
-            "UpdateConversation",
-            "c3",
-            uid,
-            json!({
-        "staff_uid": STAFF, "body": {"archived": "perhaps"}}),
-        ),
+        &update("c3", json!({"archived": "perhaps"})),
     )
     .await;
     // A redelivery of c2: its first outcome again, no new event.
@@ -149,13 +145,7 @@ async fn kafka_commands_get_outcomes_and_garbage_goes_to_the_dead_letter_topic()
         &out,
         commands,
         uid,
-        &command(
-            "UpdateConversation",
-            "c2",
-            uid,
-            json!({
-        "staff_uid": STAFF, "body": {"archived": true, "spam": "1"}}),
-        ),
+        &update("c2", json!({"archived": true, "spam": "1"})),
     )
     .await;
 
