@@ -80,7 +80,7 @@ async fn a_put_is_published_with_its_envelope_and_projected() {
     relay.stop().await;
 }
 
-fn command(kind: &str, id: &str, uid: &str, fields: Value) -> Vec<u8> {
+pub(crate) fn command(kind: &str, id: &str, uid: &str, fields: Value) -> Vec<u8> {
     let mut command =
         json!({"type": kind, "command_id": id, "conversation_uid": uid, "business_uid": BUSINESS});
     command
@@ -205,7 +205,7 @@ async fn kafka_commands_get_outcomes_and_garbage_goes_to_the_dead_letter_topic()
 }
 
 /// The read models against a fold of the stored events, conversation by conversation.
-async fn assert_read_models_match_the_events(app: &TestApp) {
+pub(crate) async fn assert_read_models_match_the_events(app: &TestApp) {
     let rows: Vec<(String, Value)> = sqlx::query_as(
         "SELECT conversation_uid, payload FROM events ORDER BY conversation_uid, version",
     )
