@@ -215,3 +215,49 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_role_is_started_again_until_it_ends_cleanly() {
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        supervise(Role::Projector, CancellationToken::new(), move || {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match attempt {
+                    0 => anyhow::bail!("broker unreachable"),
+                    1 => panic!("a bug"),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_pause_between_restarts() {
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        let supervised = tokio::spawn(supervise(Role::Intake, shutdown, move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { anyhow::bail!("always fails") }
+        }));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+        supervised.await.unwrap();
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            2,
+            "started, failed, restarted after 1 s"
+        );
+    }
+}

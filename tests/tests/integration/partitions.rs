@@ -181,16 +181,20 @@ async fn a_killed_projector_s_partitions_are_projected_again_within_15_s() {
         projected_events(&app).await == all
     })
     .await;
-    eventually(Duration::from_secs(10), "each projector holds two partitions", || async {
-        let holders: Vec<Option<String>> = sqlx::query_scalar(
-            "SELECT owner FROM partition_claims WHERE consumer = 'read-models' ORDER BY owner",
-        )
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-        let distinct: BTreeSet<&Option<String>> = holders.iter().collect();
-        distinct.len() == 2 && holders.iter().all(Option::is_some) && holders[1] != holders[2]
-    })
+    eventually(
+        Duration::from_secs(10),
+        "each projector holds two partitions",
+        || async {
+            let holders: Vec<Option<String>> = sqlx::query_scalar(
+                "SELECT owner FROM partition_claims WHERE consumer = 'read-models' ORDER BY owner",
+            )
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+            let distinct: BTreeSet<&Option<String>> = holders.iter().collect();
+            distinct.len() == 2 && holders.iter().all(Option::is_some) && holders[1] != holders[2]
+        },
+    )
     .await;
     // A crash: the task and its connections are gone, its claims are not released.
     first.kill().await;
