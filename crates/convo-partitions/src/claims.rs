@@ -2,9 +2,10 @@
 //! and where it resumes (the `partition_claims` and `consumer_members` tables; ADR 0006).
 //!
 //! Every member heartbeats: it extends its membership and the leases it holds, ranks the live
-//! members, and computes its share (partition `p` belongs to the member ranked `p mod members`).
-//! It claims what is in its share and free (never claimed, released, or with an expired lease),
-//! and hands back what is no longer in its share once its caller has stopped processing it. A
+//! members, and computes its quota (an even split of the partitions over the live members). Below
+//! it, it claims free partitions (never claimed, released, or with an expired lease); above it
+//! (members joined), it hands back its highest partitions once its caller has stopped processing
+//! them. Partitions stay where they are otherwise, so a change of members moves few of them. A
 //! member that dies stops heartbeating: its membership and leases expire after `lease`, and the
 //! others take its partitions over at their next heartbeat.
 
@@ -20,7 +21,7 @@ pub struct Rebalance {
     pub claimed: Vec<(i32, i64)>,
     /// Partitions another member holds now (this member's lease had expired): stop at once.
     pub lost: Vec<i32>,
-    /// Partitions outside this member's share: stop processing them, then [`Claims::release`].
+    /// Partitions above this member's quota: stop processing them, then [`Claims::release`].
     pub to_release: Vec<i32>,
 }
 
@@ -101,7 +102,7 @@ impl Claims {
         self.lease / 3
     }
 
-    /// Extends this member and its leases, and claims what is free in its share.
+    /// Extends this member and its leases, and claims free partitions up to its quota.
     pub async fn heartbeat(&mut self) -> Result<Rebalance, sqlx::Error> {
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
@@ -148,20 +149,25 @@ impl Claims {
         .await?
         .into_iter()
         .collect();
-        let share = share(self.partitions, rank.rank, rank.members);
-        let wanted: Vec<i32> = share.difference(&held).copied().collect();
-        let claimed: Vec<(i32, i64)> = sqlx::query!(
+        let quota = quota(self.partitions, rank.rank, rank.members);
+        let wanted = i64::try_from(quota.saturating_sub(held.len())).unwrap_or(0);
+        // Free partitions, lowest first; rows another member is claiming right now are skipped.
+        let mut claimed: Vec<(i32, i64)> = sqlx::query!(
             "UPDATE partition_claims
              SET owner = $3, lease_expires_at = now() + make_interval(secs => $4::bigint / 1000.0),
                  updated_at = clock_timestamp()
-             WHERE consumer = $1 AND topic = $2 AND partition = ANY($5)
-               AND (owner IS NULL OR lease_expires_at <= now())
+             WHERE (consumer, topic, partition) IN (
+                 SELECT consumer, topic, partition FROM partition_claims
+                 WHERE consumer = $1 AND topic = $2
+                   AND (owner IS NULL OR lease_expires_at <= now())
+                 ORDER BY partition LIMIT $5
+                 FOR UPDATE SKIP LOCKED)
              RETURNING partition, next_offset",
             self.consumer,
             self.topic,
             self.member,
             lease_ms,
-            &wanted
+            wanted
         )
         .fetch_all(&mut *tx)
         .await?
@@ -169,9 +175,16 @@ impl Claims {
         .map(|r| (r.partition, r.next_offset))
         .collect();
         tx.commit().await?;
+        claimed.sort_unstable();
 
         let lost: Vec<i32> = self.owned.difference(&held).copied().collect();
-        let to_release: Vec<i32> = held.difference(&share).copied().collect();
+        // Above its quota (members joined), a member hands back its highest partitions.
+        let to_release: Vec<i32> = held
+            .iter()
+            .rev()
+            .take(held.len().saturating_sub(quota))
+            .copied()
+            .collect();
         self.owned = held;
         self.owned.extend(claimed.iter().map(|(p, _)| *p));
         Ok(Rebalance {
@@ -182,7 +195,7 @@ impl Claims {
     }
 
     /// Hands `partitions` back (the caller has stopped processing them and stored their
-    /// positions), so that the member whose share they are claims them at its next heartbeat.
+    /// positions), so that a member below its quota claims them at its next heartbeat.
     pub async fn release(&mut self, partitions: &[i32]) -> Result<(), sqlx::Error> {
         sqlx::query!(
             "UPDATE partition_claims SET owner = NULL, lease_expires_at = '-infinity'
@@ -254,12 +267,12 @@ impl Claims {
     }
 }
 
-/// The partitions of the member ranked `rank` (from 0) among `members`: every `members`-th one.
-fn share(partitions: i32, rank: i64, members: i64) -> BTreeSet<i32> {
-    let members = members.max(1);
-    (0..partitions)
-        .filter(|p| i64::from(*p) % members == rank)
-        .collect()
+/// How many partitions the member ranked `rank` (from 0) among `members` holds: an even split,
+/// the first `partitions % members` members holding one more.
+fn quota(partitions: i32, rank: i64, members: i64) -> usize {
+    let (partitions, members) = (i64::from(partitions), members.max(1));
+    let quota = partitions / members + i64::from(rank < partitions % members);
+    usize::try_from(quota).unwrap_or(0)
 }
 
 /// Locks the claim rows of `partitions` held by `member` until the transaction ends, and returns
@@ -316,22 +329,17 @@ pub async fn store_positions(
 
 #[cfg(test)]
 mod tests {
-    use super::share;
+    use super::quota;
 
     #[test]
-    fn shares_cover_every_partition_once() {
+    fn quotas_split_every_partition_evenly() {
         for members in 1..=9 {
-            let mut all: Vec<i32> = (0..members)
-                .flat_map(|rank| share(8, rank, members))
-                .collect();
-            all.sort_unstable();
-            assert_eq!(all, (0..8).collect::<Vec<_>>(), "{members} members");
+            let quotas: Vec<usize> = (0..members).map(|rank| quota(8, rank, members)).collect();
+            assert_eq!(quotas.iter().sum::<usize>(), 8, "{members} members");
+            let (min, max) = (quotas.iter().min().unwrap(), quotas.iter().max().unwrap());
+            assert!(max - min <= 1, "{members} members: {quotas:?}");
         }
-    }
-
-    #[test]
-    fn shares_are_even() {
-        let sizes: Vec<usize> = (0..3).map(|rank| share(8, rank, 3).len()).collect();
-        assert_eq!(sizes, vec![3, 3, 2]);
+        assert_eq!(quota(8, 0, 3), 3);
+        assert_eq!(quota(8, 2, 3), 2);
     }
 }
