@@ -434,3 +434,46 @@ async fn an_oversized_command_is_dead_lettered_cut_and_the_intake_goes_on() {
     assert_eq!(outcomes_by_id(&answered)["after-big"]["status"], "accepted");
     intake.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_that_keeps_failing_is_answered_with_a_500_outcome_and_the_others_go_on() {
+    let app = TestApp::spawn().await;
+    let kafka = unique_config(&brokers());
+    create_topics(&kafka).await;
+    let (poisoned, healthy) = ("poisoned00000001", "healthy000000001");
+    app.start(poisoned).await;
+    app.start(healthy).await;
+    // The database refuses every event of one conversation (a data error, not an outage).
+    sqlx::raw_sql(&format!(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+           IF NEW.conversation_uid = '{poisoned}' THEN
+             RAISE EXCEPTION 'refused' USING ERRCODE = '22023';
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse();"
+    ))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let out = producer(&kafka);
+    for (id, uid) in [("to-poisoned", poisoned), ("to-healthy", healthy)] {
+        let fields = json!({"staff_uid": STAFF, "body": {"archived": true}});
+        let message = command("UpdateConversation", id, uid, fields);
+        produce(&out, &kafka.topics.commands, uid, &message).await;
+    }
+    let outcomes = consumer(&kafka, &kafka.topics.outcomes);
+    let intake = start_intake(&app, &kafka);
+    let received = collect_until(&outcomes, Duration::from_secs(60), |r| r.len() >= 2).await;
+    let answered = outcomes_by_id(&received);
+    let failed = &answered["to-poisoned"];
+    assert_eq!(
+        (failed["status"].as_str(), failed["http_status"].as_u64()),
+        (Some("rejected"), Some(500)),
+        "{failed}"
+    );
+    assert_eq!(failed["errors"][0]["code"], "internal_error");
+    convo_tests::schemas::assert_valid_outcome(failed);
+    assert_eq!(answered["to-healthy"]["status"], "accepted");
+    intake.stop().await;
+}
