@@ -133,12 +133,18 @@ fn decide_update(
         EventBody::Archived,
         EventBody::Unarchived,
     );
-    d.toggle(
-        changes.business_unread,
-        |s| s.business_unread,
-        EventBody::MarkedUnread,
-        EventBody::MarkedRead,
-    );
+    // The read state is the conversation's and the requesting staff's own record's, when it has
+    // one (spec §6): an event when either differs from the value asked for.
+    if let Some(unread) = changes.business_unread {
+        let mine = d.state.collaborators.get(staff_uid).map(|c| c.unread);
+        if d.state.business_unread != unread || mine.is_some_and(|m| m != unread) {
+            d.emit(if unread {
+                EventBody::MarkedUnread
+            } else {
+                EventBody::MarkedRead
+            });
+        }
+    }
     d.toggle(
         changes.spam,
         |s| s.spam,
