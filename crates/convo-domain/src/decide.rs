@@ -14,10 +14,10 @@ pub fn decide(state: &Conversation, command: &Command) -> Result<Vec<Event>, Rej
     match &command.action {
         Action::Start(start) => decide_start(state, command, start),
         Action::MergeInto { target_uid } => {
+            visible(state, command)?;
             if let Lifecycle::Merged { .. } = state.lifecycle {
                 return Err(Rejection::conflict("conversation was already merged"));
             }
-            open(state, command)?;
             if target_uid == &state.uid {
                 return Err(Rejection::conflict(
                     "merge would form a cycle: the target is, or was merged into, this conversation",
@@ -59,16 +59,25 @@ pub fn decide(state: &Conversation, command: &Command) -> Result<Vec<Event>, Rej
 }
 
 /// Refuses commands on a conversation the caller cannot see: never started, hard-deleted, or of
-/// another business (all "not found", so a uid's existence elsewhere is never revealed), and
-/// sends commands on a merged conversation to its target.
-fn open(state: &Conversation, command: &Command) -> Result<(), Rejection> {
+/// another business, all "not found", before anything else about it is looked at, so a uid's
+/// existence or state in another business is never revealed. (A `StartConversation` of a uid
+/// that exists in another business is the one exception: it must answer "already exists".)
+fn visible(state: &Conversation, command: &Command) -> Result<(), Rejection> {
     match &state.lifecycle {
         Lifecycle::New | Lifecycle::Deleted => Err(Rejection::NotFound),
         _ if state.business_uid != command.business_uid => Err(Rejection::NotFound),
+        Lifecycle::Merged { .. } | Lifecycle::Open => Ok(()),
+    }
+}
+
+/// [`visible`], and sends commands on a merged conversation to its target.
+fn open(state: &Conversation, command: &Command) -> Result<(), Rejection> {
+    visible(state, command)?;
+    match &state.lifecycle {
         Lifecycle::Merged { into } => Err(Rejection::Merged {
             target: into.clone(),
         }),
-        Lifecycle::Open => Ok(()),
+        _ => Ok(()),
     }
 }
 
