@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/platform/v1/conversations", get(conversations::list))
         .route("/health", get(conversations::health))
+        .fallback(conversations::no_route)
+        .method_not_allowed_fallback(conversations::method_not_allowed)
         .with_state(state)
 }
 
