@@ -91,8 +91,17 @@ impl TestApp {
         Self::spawn_on(TestDb::new().await, 8).await
     }
 
+    /// A fresh database and one app instance on it, with the server limits given.
+    pub async fn spawn_with(limits: convo_api::ServerLimits) -> Self {
+        Self::spawn_limited(TestDb::new().await, 8, limits).await
+    }
+
     /// Another app instance (its own pool) on an existing database.
     pub async fn spawn_on(db: TestDb, pool_size: u32) -> Self {
+        Self::spawn_limited(db, pool_size, convo_api::ServerLimits::default()).await
+    }
+
+    async fn spawn_limited(db: TestDb, pool_size: u32, limits: convo_api::ServerLimits) -> Self {
         let pool = db.pool(pool_size).await;
         let state = convo_api::AppState {
             handler: CommandHandler::new(pool.clone()),
@@ -105,6 +114,7 @@ impl TestApp {
         tokio::spawn(convo_api::serve(
             listener,
             convo_api::router(state),
+            limits,
             std::future::pending(),
         ));
         Self {

@@ -10,4 +10,4 @@ mod conversations;
 mod extract;
 mod reply;
 
-pub use app::{AppState, router, serve};
+pub use app::{AppState, ServerLimits, router, serve};

@@ -23,6 +23,14 @@ pub fn forbidden() -> Response {
     )
 }
 
+/// A request that took longer than the server allows.
+pub fn timed_out() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"code": "timeout", "message": "The request took too long. Please retry."}),
+    )
+}
+
 /// A path no route serves.
 pub fn not_found() -> Response {
     error(

@@ -275,6 +275,7 @@ async fn spawn_api(pool: &PgPool) -> anyhow::Result<(String, convo_store::Comman
     tokio::spawn(convo_api::serve(
         listener,
         convo_api::router(state),
+        convo_api::ServerLimits::default(),
         std::future::pending(),
     ));
     let token = convo_api::auth::sign_dev_token(

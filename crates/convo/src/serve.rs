@@ -46,6 +46,15 @@ pub struct ServeArgs {
     /// Address the HTTP API listens on.
     #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Seconds a connection may take to send a request's headers.
+    #[arg(long, env = "CONVO_HTTP_HEADER_TIMEOUT", default_value_t = 10)]
+    http_header_timeout: u64,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "CONVO_HTTP_REQUEST_TIMEOUT", default_value_t = 30)]
+    http_request_timeout: u64,
+    /// Connections the HTTP API serves at once (more wait to be accepted).
+    #[arg(long, env = "CONVO_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
+    http_max_connections: usize,
     /// HS256/HS512 secret for staff tokens (development).
     #[arg(long, env = "CONVO_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
@@ -95,6 +104,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", args.listen))?,
         );
         let (address, stop) = (args.listen, shutdown.clone());
+        let limits = convo_api::ServerLimits {
+            header_read_timeout: Duration::from_secs(args.http_header_timeout),
+            request_timeout: Duration::from_secs(args.http_request_timeout),
+            max_connections: args.http_max_connections.max(1),
+            ..Default::default()
+        };
         tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
             let (state, stop, bound) = (state.clone(), stop.clone(), listener.take());
             async move {
@@ -105,9 +120,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                         .with_context(|| format!("binding {address}"))?,
                 };
                 tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-                convo_api::serve(listener, convo_api::router(state), stop.cancelled_owned())
-                    .await
-                    .context("HTTP API")
+                convo_api::serve(
+                    listener,
+                    convo_api::router(state),
+                    limits,
+                    stop.cancelled_owned(),
+                )
+                .await
+                .context("HTTP API")
             }
         }));
     }

@@ -125,3 +125,57 @@ async fn a_body_that_never_arrives_whole_is_400_not_413() {
     assert!(answer.contains("\"success\":false"), "{answer}");
     assert_eq!(app.stored_rows().await, before, "nothing stored");
 }
+
+fn quick_limits(max_connections: usize) -> convo_api::ServerLimits {
+    convo_api::ServerLimits {
+        header_read_timeout: Duration::from_millis(500),
+        max_connections,
+        ..Default::default()
+    }
+}
+
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    let address = app.base.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_connection_sending_half_a_header_is_closed() {
+    let app = TestApp::spawn_with(quick_limits(16)).await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /v2/conversations/x HTTP/1.1\r\nhost: x\r\nauthoriz")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the server closed the connection");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_one() {
+    let app = TestApp::spawn_with(convo_api::ServerLimits {
+        max_connections: 1,
+        ..Default::default()
+    })
+    .await;
+    // The only connection slot, held by a client that is slow to send its headers.
+    let mut slow = connect(&app).await;
+    slow.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn({
+        let app = app.clone();
+        async move { send(app.client.get(format!("{}/health", app.base))).await.0 }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a second connection is not served while the slot is held"
+    );
+    drop(slow);
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once the slot is free")
+        .unwrap();
+    assert_eq!(status, 200);
+}
