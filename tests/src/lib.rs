@@ -136,12 +136,14 @@ impl TestApp {
         CommandHandler::new(self.pool.clone())
     }
 
-    /// Runs one upstream JSON command (as `convo command` and Kafka do) and returns its outcome.
+    /// Runs one upstream JSON command (as `convo command` and Kafka do) and returns its outcome,
+    /// as the JSON record the outcomes topic carries.
     pub async fn command(&self, command: Value) -> Value {
         let wire = parse_command(command.to_string().as_bytes()).expect("a well-formed command");
-        convo_store::upstream::execute(&self.handler(), &wire)
+        let outcome = convo_store::upstream::execute(&self.handler(), &wire)
             .await
-            .expect("the store answers")
+            .expect("the store answers");
+        serde_json::to_value(outcome).expect("an outcome serializes")
     }
 
     /// Starts conversation `uid` in `BUSINESS`, owned by `STAFF`, with one incoming message.

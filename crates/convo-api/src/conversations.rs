@@ -79,7 +79,7 @@ pub async fn update(
         })
         .await;
     match result {
-        Ok(handled) => reply::send(handled.reply),
+        Ok(answer) => reply::send(answer),
         Err(e) => reply::internal(&e),
     }
 }

@@ -243,13 +243,13 @@ async fn run_command(
         },
         idempotency: None,
     };
-    let handled = handler
+    let reply = handler
         .handle(&request, |decision| convo_store::Reply {
             status: if decision.is_ok() { 200 } else { 422 },
             body: Value::Null,
         })
         .await?;
-    anyhow::ensure!(handled.reply.status == 200, "the command was rejected");
+    anyhow::ensure!(reply.status == 200, "the command was rejected");
     Ok(())
 }
 
