@@ -412,3 +412,36 @@ async fn the_list_shows_each_staff_their_own_read_state() {
         .unwrap();
     assert_eq!(unread(STAFF).await, (json!(false), 0));
 }
+
+#[tokio::test]
+async fn a_row_of_another_state_shape_is_refolded_from_the_events() {
+    let app = TestApp::spawn().await;
+    let uid = "readshape0000001";
+    app.start(uid).await;
+    app.put_ok(uid, json!({"archived": true, "follow_up": true}))
+        .await;
+    let batch = published(&app).await;
+    apply(&app, "read-models", &batch).await.unwrap();
+    let row = |app: TestApp| async move {
+        sqlx::query_as::<_, (i32, Value)>(
+            "SELECT state_schema, state FROM rm_conversations WHERE uid = $1",
+        )
+        .bind(uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let (_, folded) = row(app.clone()).await;
+    // A row written by a build whose `Conversation` had another shape.
+    sqlx::query(
+        "UPDATE rm_conversations SET state = '{\"old\": \"shape\"}', state_schema = 0 WHERE uid = $1",
+    )
+    .bind(uid)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // A redelivery (nothing new to apply) is enough to rewrite it in the current shape.
+    let again = apply(&app, "read-models", &batch).await.unwrap();
+    assert_eq!(again.applied, 0);
+    assert_eq!(row(app.clone()).await, (1, folded));
+}
