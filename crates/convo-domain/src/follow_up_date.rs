@@ -189,6 +189,11 @@ struct Fields {
     clock: Option<Clock>,
     /// Seconds east of UTC.
     offset: Option<i32>,
+    /// An unknown word directly followed the date: it may be a zone, so a date without a time is
+    /// refused rather than read as UTC.
+    word_after_date: bool,
+    /// A word was skipped after a day, month or year: no further one may follow it.
+    word_inside_date: bool,
 }
 
 impl Fields {
@@ -214,6 +219,9 @@ impl Fields {
             )?,
             (None, _) => return None,
         };
+        if self.word_after_date && self.clock.is_none() {
+            return None;
+        }
         let clock = self.clock.unwrap_or_default();
         let time =
             NaiveTime::from_hms_nano_opt(clock.hour, clock.minute, clock.second, clock.nano)?;
@@ -222,8 +230,22 @@ impl Fields {
     }
 }
 
-/// A left-to-right parser over the tokens. Each component (weekday, date, time with its zone, day,
-/// month, year) may appear at most once; a token that fits no component rejects the input.
+/// What the tokens read so far ended with; it decides how a following word or sign is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// The start of the input, a weekday or a skipped word.
+    Other,
+    /// A date, or a day, month or year written on its own.
+    Date,
+    /// A time without a zone.
+    Clock,
+    /// A zone.
+    Zone,
+}
+
+/// A left-to-right parser over the tokens. Each component (weekday, date, time, zone, day, month,
+/// year) may appear at most once; a token that fits no component rejects the input, except words,
+/// which are skipped as Ruby skips them (see [`Parser::word_component`]).
 #[derive(Debug)]
 struct Parser<'a> {
     tokens: &'a [Token],
@@ -238,14 +260,17 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Consumes all tokens, or returns None at the first one that cannot be placed.
+    /// Consumes all tokens, or returns None at the first one that cannot be placed. Commas are
+    /// skipped; a sign directly after a date starts its zone (`6 May 2026 +0300`).
     fn run(mut self) -> Option<Fields> {
         let mut at = 0;
+        let mut after = After::Other;
         while let Some(token) = self.tokens.get(at) {
-            at = match &token.lexeme {
-                Lexeme::Symbol(',') if at > 0 => at + 1,
+            (at, after) = match &token.lexeme {
+                Lexeme::Symbol(',') => (at + 1, after),
+                Lexeme::Symbol('+' | '-') if after == After::Date => self.date_zone(at)?,
                 Lexeme::Symbol(_) => return None,
-                Lexeme::Word(word) => self.word_component(word, at)?,
+                Lexeme::Word(word) => self.word_component(word, at, after)?,
                 Lexeme::Number(_) => self.number_component(at)?,
             };
         }
@@ -319,81 +344,131 @@ impl<'a> Parser<'a> {
 
     // --- components ---------------------------------------------------------------------------
 
-    /// A weekday (ignored), a month name, or the filler word `at`.
-    fn word_component(&mut self, word: &str, at: usize) -> Option<usize> {
+    /// A weekday (ignored), a month name, a `T` before a time, a zone after a date without a
+    /// time, or any other word, skipped as Ruby skips it (`on 2026-05-06 at 10:31`) except:
+    /// words that change a date's meaning ([`is_meaningful_word`]), a zone name that fits nowhere,
+    /// an unknown word directly after a time (Ruby reads it as a zone and, not knowing it, reads
+    /// the wall time as UTC), and a word inside a written date (`6th of May`, from which Ruby
+    /// drops the day). An unknown word after a date without a time is refused at the end, as it may
+    /// be a zone too.
+    fn word_component(&mut self, word: &str, at: usize, after: After) -> Option<(usize, After)> {
         if is_weekday(word) {
             if std::mem::replace(&mut self.fields.weekday, true) {
                 return None;
             }
-            return Some(self.skip_adjacent_symbol(at + 1, '.'));
+            return Some((self.skip_adjacent_symbol(at + 1, '.'), After::Other));
         }
         if let Some(month) = month_number(word) {
             self.push_part(Part::Month)?;
             self.fields.month = Some(month);
-            return Some(self.skip_adjacent_symbol(at + 1, '.'));
+            return Some((self.skip_adjacent_symbol(at + 1, '.'), After::Date));
         }
-        if word == "at" && at > 0 {
-            return Some(at + 1);
+        if word == "t"
+            && self.adjacent_number(at + 1).is_some()
+            && let Some((clock, next)) = self.clock_at(at + 1)
+        {
+            return self.set_clock(clock, next);
         }
-        None
+        if is_zone_name(word) {
+            return match after {
+                After::Date => self.date_zone(at),
+                _ => None,
+            };
+        }
+        if is_meaningful_word(word) {
+            return None;
+        }
+        if !is_filler_word(word) {
+            match after {
+                After::Clock => return None,
+                After::Date => self.fields.word_after_date = true,
+                After::Other | After::Zone => {}
+            }
+        }
+        self.fields.word_inside_date |= !self.fields.parts.is_empty();
+        Some((at + 1, After::Other))
     }
 
-    /// A time (with its zone), a compact date (with an ISO `T` time), a year or a day.
-    fn number_component(&mut self, at: usize) -> Option<usize> {
+    /// The zone of a date without a time (`2026-05-06 UTC`, `6 May 2026 +0300`), at `at`.
+    fn date_zone(&mut self, at: usize) -> Option<(usize, After)> {
+        if self.fields.clock.is_some() {
+            return None;
+        }
+        let (offset, next) = self.zone_at(at)?;
+        if self.fields.offset.replace(offset).is_some() {
+            return None;
+        }
+        Some((next, After::Zone))
+    }
+
+    /// A time (with its zone), a date (with an ISO `T` time in basic form), a year or a day.
+    fn number_component(&mut self, at: usize) -> Option<(usize, After)> {
         if let Some((clock, next)) = self.clock_at(at) {
             return self.set_clock(clock, next);
         }
-        if let Some((date, next)) = self.compact_date_at(at) {
-            if self.fields.compact_date.replace(date).is_some() {
-                return None;
-            }
-            if self.adjacent_word(next) == Some("t") {
-                self.adjacent_number(next + 1)?;
-                let (clock, after) = self.clock_at(next + 1)?;
+        if let Some((date, next)) = self.basic_date_at(at) {
+            self.set_date(date)?;
+            if self.adjacent_word(next) == Some("t")
+                && let Some((clock, after)) = self.basic_clock_at(next + 1)
+            {
                 return self.set_clock(clock, after);
             }
-            return Some(next);
+            return Some((next, After::Date));
+        }
+        if let Some((date, next)) = self.compact_date_at(at) {
+            self.set_date(date)?;
+            return Some((next, After::Date));
         }
         let digits = self.number(at)?;
         match digits.len() {
             4 => {
                 self.push_part(Part::Year)?;
                 self.fields.year = Some(digits.parse().ok()?);
-                Some(at + 1)
+                Some((at + 1, After::Date))
             }
             1 | 2 => {
                 self.push_part(Part::Day)?;
                 self.fields.day = Some(digits.parse().ok()?);
                 let next = at + 1;
                 match self.adjacent_word(next) {
-                    Some("st" | "nd" | "rd" | "th") => Some(next + 1),
-                    _ => Some(next),
+                    Some("st" | "nd" | "rd" | "th") => Some((next + 1, After::Date)),
+                    _ => Some((next, After::Date)),
                 }
             }
             _ => None,
         }
     }
 
-    /// Records a separately written date component; None when it was already seen.
+    /// Records a date written in one piece; None when there already is one.
+    fn set_date(&mut self, date: CompactDate) -> Option<()> {
+        if self.fields.compact_date.replace(date).is_some() {
+            return None;
+        }
+        Some(())
+    }
+
+    /// Records a separately written date component; None when it was already seen or a skipped
+    /// word precedes it inside the date.
     fn push_part(&mut self, part: Part) -> Option<()> {
-        if self.fields.parts.contains(&part) {
+        if self.fields.parts.contains(&part) || self.fields.word_inside_date {
             return None;
         }
         self.fields.parts.push(part);
         Some(())
     }
 
-    /// Records the time and reads an optional zone after it; returns the index after both.
-    fn set_clock(&mut self, clock: Clock, next: usize) -> Option<usize> {
-        if self.fields.clock.replace(clock).is_some() {
+    /// Records the time and reads an optional zone after it; returns the index after both. None
+    /// when a time or a zone was already read.
+    fn set_clock(&mut self, clock: Clock, next: usize) -> Option<(usize, After)> {
+        if self.fields.clock.replace(clock).is_some() || self.fields.offset.is_some() {
             return None;
         }
         match self.zone_at(next) {
             Some((offset, after)) => {
                 self.fields.offset = Some(offset);
-                Some(after)
+                Some((after, After::Zone))
             }
-            None => Some(next),
+            None => Some((next, After::Clock)),
         }
     }
 
@@ -440,6 +515,39 @@ impl<'a> Parser<'a> {
             second,
             nano,
         };
+        Some((clock, next))
+    }
+
+    /// An ISO 8601 basic time after a `T` (`10`, `1031`, `103121`, `103121.5`) or an extended one
+    /// (`10:31:21`). Returns the time and the index after it.
+    fn basic_clock_at(&self, at: usize) -> Option<(Clock, usize)> {
+        let digits = self.adjacent_number(at)?;
+        if let Some(found) = self.clock_at(at) {
+            return Some(found);
+        }
+        let (hour, minute, second) = match digits.len() {
+            2 => (digits, "0", "0"),
+            4 => (digits.get(..2)?, digits.get(2..)?, "0"),
+            6 => (digits.get(..2)?, digits.get(2..4)?, digits.get(4..)?),
+            _ => return None,
+        };
+        let mut clock = Clock {
+            hour: hour.parse().ok()?,
+            minute: minute.parse().ok()?,
+            second: second.parse().ok()?,
+            nano: 0,
+        };
+        let mut next = at + 1;
+        if digits.len() == 6
+            && (self.adjacent_symbol(next, '.') || self.adjacent_symbol(next, ','))
+            && let Some(fraction) = self.adjacent_number(next + 1)
+        {
+            clock.nano = fraction_to_nanos(fraction)?;
+            next += 2;
+        }
+        if clock.hour > 23 || clock.minute > 59 || clock.second > 59 {
+            return None;
+        }
         Some((clock, next))
     }
 
@@ -515,9 +623,26 @@ impl<'a> Parser<'a> {
         Some((if negative { -seconds } else { seconds }, next))
     }
 
+    /// An ISO 8601 basic date, `YYYYMMDD`, or an ordinal one, `YYYYDDD` (day of the year), at
+    /// `at`. Returns the date and the index after it.
+    fn basic_date_at(&self, at: usize) -> Option<(CompactDate, usize)> {
+        let digits = self.number(at)?;
+        let (year, rest) = (digits.get(..4)?, digits.get(4..)?);
+        let date = match rest.len() {
+            4 => CompactDate {
+                year: Some(year.parse().ok()?),
+                month: rest.get(..2)?.parse().ok()?,
+                day: rest.get(2..)?.parse().ok()?,
+            },
+            3 => ordinal_date(year, rest)?,
+            _ => return None,
+        };
+        Some((date, at + 1))
+    }
+
     /// A date with separators between numbers: `YYYY-MM-DD`, `DD/MM/YYYY`, `DD.MM.YYYY`,
-    /// `YYYY/MM/DD`, `MM/DD` (Ruby's month/day reading of a year-less pair), or `DD-Mon-YYYY`.
-    /// Returns the date and the index after it.
+    /// `YYYY/MM/DD`, `MM/DD` (Ruby's month/day reading of a year-less pair), `DD-Mon-YYYY`, or
+    /// the ISO 8601 ordinal `YYYY-DDD`. Returns the date and the index after it.
     fn compact_date_at(&self, at: usize) -> Option<(CompactDate, usize)> {
         let first = self.number(at)?;
         let separator = match self.adjacent(at + 1)? {
@@ -546,6 +671,9 @@ impl<'a> Parser<'a> {
                 month: second.parse().ok()?,
                 day: first.parse().ok()?,
             },
+            None if separator == '-' && first.len() == 4 && second.len() == 3 => {
+                ordinal_date(first, second)?
+            }
             None if separator == '/' && is_short(first) && is_short(second) => CompactDate {
                 year: None,
                 month: first.parse().ok()?,
@@ -579,6 +707,16 @@ impl<'a> Parser<'a> {
         };
         Some((date, at + 5))
     }
+}
+
+/// The date of day `ordinal` (three digits, from `001`) of `year` (four digits).
+fn ordinal_date(year: &str, ordinal: &str) -> Option<CompactDate> {
+    let date = NaiveDate::from_yo_opt(year.parse().ok()?, ordinal.parse().ok()?)?;
+    Some(CompactDate {
+        year: Some(date.year()),
+        month: date.month(),
+        day: date.day(),
+    })
 }
 
 /// One or two digits: a day or a month.
@@ -639,6 +777,47 @@ fn month_number(word: &str) -> Option<u32> {
         _ => return None,
     };
     Some(month)
+}
+
+/// Whether `word` (lower case) names a zone that [`named_zone_offset`] knows.
+fn is_zone_name(word: &str) -> bool {
+    named_zone_offset(word).is_some()
+}
+
+/// Words that Ruby skips but that change what a date means in English (`tomorrow 10:00`,
+/// `2026-05-06 noon`, `6 May 2026 BC`); an input containing one is refused.
+fn is_meaningful_word(word: &str) -> bool {
+    matches!(
+        word,
+        "today"
+            | "tonight"
+            | "tomorrow"
+            | "yesterday"
+            | "now"
+            | "noon"
+            | "midday"
+            | "midnight"
+            | "morning"
+            | "afternoon"
+            | "evening"
+            | "night"
+            | "next"
+            | "last"
+            | "ago"
+            | "before"
+            | "after"
+            | "am"
+            | "pm"
+            | "bc"
+            | "bce"
+            | "dst"
+    )
+}
+
+/// Words that join a date and a time (`on 2026-05-06 at 10:31`) or mark the common era: never
+/// taken for a zone.
+fn is_filler_word(word: &str) -> bool {
+    matches!(word, "at" | "on" | "by" | "ad" | "ce")
 }
 
 /// Offset in seconds of the zone names Ruby's `Time.zone_offset` knows (military letters aside).
@@ -737,7 +916,15 @@ mod tests {
         ("2026-05-06 02:31:21 PST", Some(JS)),
         ("2026-05-06 03:31:21 pdt", Some(JS)),
         ("2026-05-06 10:31:21 CET", None),
-        ("2026-05-06 UTC", None),
+        // A zone after a date without a time: honoured (Ruby ignores it).
+        ("2026-05-06 UTC", Some("2026-05-06T00:00:00Z")),
+        ("Wed, 06 May 2026 GMT", Some("2026-05-06T00:00:00Z")),
+        ("6 May 2026 +0300", Some("2026-05-05T21:00:00Z")),
+        ("2026-05-06 -07:00", Some("2026-05-06T07:00:00Z")),
+        ("May 6, 2026 EST", Some("2026-05-06T05:00:00Z")),
+        ("2026-05-06 +0300 10:00", None),
+        ("2026-05-06 CET", None),
+        ("May-06-2026", None),
         // No zone, no time, no year.
         ("2026-05-06 10:31:21", Some(JS)),
         ("2026-05-06T10:31:21", Some(JS)),
@@ -764,6 +951,45 @@ mod tests {
         ("06/05/26", None),
         ("2026/05", None),
         ("6/5/2026/1", None),
+        // ISO 8601 basic and ordinal dates.
+        ("20260506", Some("2026-05-06T00:00:00Z")),
+        ("20260506T103121", Some(JS)),
+        ("20260506T103121Z", Some(JS)),
+        ("20260506T133121+0300", Some(JS)),
+        ("20260506T1031", Some("2026-05-06T10:31:00Z")),
+        ("20260506T10", Some("2026-05-06T10:00:00Z")),
+        ("20260506T10:31:21Z", Some(JS)),
+        ("20260506T103121.5Z", Some("2026-05-06T10:31:21.5Z")),
+        ("2026-126", Some("2026-05-06T00:00:00Z")),
+        ("2026126", Some("2026-05-06T00:00:00Z")),
+        ("2026126T103121Z", Some(JS)),
+        ("2026-126 10:31:21", Some(JS)),
+        ("2028-366", Some("2028-12-31T00:00:00Z")),
+        ("2026-366", None),
+        ("2026-000", None),
+        ("20260230", None),
+        ("20260506T246000", None),
+        ("2026-05-06T103121Z", None),
+        ("20260506 103121", None),
+        // A `T` before the time, also after a written date.
+        ("May 6, 2026T10:31:21", Some(JS)),
+        ("6 May 2026T10:31:21Z", Some(JS)),
+        ("T10:31", Some("2026-05-01T10:31:00Z")),
+        // A date among words: skipped as Ruby skips them, with exceptions.
+        ("on 2026-05-06 at 10:31:21", Some(JS)),
+        ("at 10:31:21 on 2026-05-06", Some(JS)),
+        ("remind me on May 6, 2026 at 10:31:21 AM", Some(JS)),
+        ("2026-05-06T10:31:21Z please", Some(JS)),
+        ("Wed, 06 May 2026 10:31:21 GMT thanks", Some(JS)),
+        ("6 May 2026 AD", Some("2026-05-06T00:00:00Z")),
+        ("2026-05-06 10:31 please", None),
+        ("2026-05-06 10:31 a", None),
+        ("2026-05-06 please", None),
+        ("the 6th of May 2026", None),
+        ("May banana 6 2026", None),
+        ("tomorrow 10:00", None),
+        ("2026-05-06 noon", None),
+        ("6 May 2026 BC", None),
         // Month names, full or abbreviated, any case; free word order as Ruby reads it.
         ("6 MAY 2026", Some("2026-05-06T00:00:00Z")),
         ("6 september 2026", Some("2026-09-06T00:00:00Z")),
@@ -832,12 +1058,12 @@ mod tests {
         ("tomorrow", None),
         ("2026", None),
         ("6", None),
-        ("at 10:00", None),
-        (",May 6", None),
+        ("at 10:00", Some("2026-05-01T10:00:00Z")),
+        (",May 6", Some("2026-05-06T00:00:00Z")),
         ("2026-05-06 10:00 banana", None),
         ("2026-05-06T10:00:00Zjunk", None),
         ("2026-05-06T10:00:00Z!", None),
-        ("2026-05-06 T10:00", None),
+        ("2026-05-06 T10:00", Some("2026-05-06T10:00:00Z")),
         ("2026-05-06Tfoo", None),
         ("2026-05-06 10:00 (", None),
         ("(Israel Daylight Time)", None),

@@ -95,24 +95,43 @@ fn the_parser_reads_every_row_as_ruby_does_or_as_documented() {
             None => match DateTime::parse_from_rfc3339(&row.ruby) {
                 Ok(instant) => (Some(instant.to_utc()), String::new()),
                 Err(_) => {
-                    failures.push(format!("{:?}: Ruby's {} is beyond chrono", row.input, row.ruby));
+                    failures.push(format!(
+                        "{:?}: Ruby's {} is beyond chrono",
+                        row.input, row.ruby
+                    ));
                     continue;
                 }
             },
         };
         if got != want {
-            failures.push(format!("{:?}: got {}, want {}{why}", row.input, show(got), show(want)));
+            failures.push(format!(
+                "{:?}: got {}, want {}{why}",
+                row.input,
+                show(got),
+                show(want)
+            ));
         }
     }
     assert!(rows.len() >= 300, "only {} rows", rows.len());
-    assert!(failures.is_empty(), "{} of {} rows:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn documented_differences_really_differ_from_ruby() {
     for row in rows() {
         if let Some((ours, why)) = row.differs {
-            assert_ne!(show(ours), row.ruby, "{:?} is marked as differing ({why})", row.input);
+            assert_ne!(
+                show(ours),
+                row.ruby,
+                "{:?} is marked as differing ({why})",
+                row.input
+            );
             assert!(!why.is_empty(), "{:?} gives no reason", row.input);
         }
     }
