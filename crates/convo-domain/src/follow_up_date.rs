@@ -260,18 +260,26 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Consumes all tokens, or returns None at the first one that cannot be placed. Commas are
-    /// skipped; a sign directly after a date starts its zone (`6 May 2026 +0300`).
+    /// Consumes all tokens, or returns None at the first one that cannot be placed. A comma
+    /// directly after a token (`May 6, 2026`) is skipped; Ruby's patterns do not read a date across
+    /// a comma after a space or a second comma. A sign after a space after a date starts its zone
+    /// (`6 May 2026 +0300`).
     fn run(mut self) -> Option<Fields> {
         let mut at = 0;
         let mut after = After::Other;
         while let Some(token) = self.tokens.get(at) {
             (at, after) = match &token.lexeme {
-                Lexeme::Symbol(',') => (at + 1, after),
-                Lexeme::Symbol('+' | '-') if after == After::Date => self.date_zone(at)?,
+                Lexeme::Symbol(',')
+                    if (at == 0 || !token.spaced) && !self.adjacent_symbol(at + 1, ',') =>
+                {
+                    (at + 1, after)
+                }
+                Lexeme::Symbol('+' | '-') if after == After::Date && token.spaced => {
+                    self.date_zone(at)?
+                }
                 Lexeme::Symbol(_) => return None,
                 Lexeme::Word(word) => self.word_component(word, at, after)?,
-                Lexeme::Number(_) => self.number_component(at)?,
+                Lexeme::Number(_) => self.number_component(at, after)?,
             };
         }
         Some(self.fields)
@@ -320,6 +328,11 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Whether a word or a number directly follows at `at` (no space or punctuation between).
+    fn adjacent_alphanumeric(&self, at: usize) -> bool {
+        matches!(self.adjacent(at), Some(Lexeme::Word(_) | Lexeme::Number(_)))
+    }
+
     fn adjacent_symbol(&self, at: usize, symbol: char) -> bool {
         matches!(self.adjacent(at), Some(Lexeme::Symbol(c)) if *c == symbol)
     }
@@ -346,14 +359,29 @@ impl<'a> Parser<'a> {
 
     /// A weekday (ignored), a month name, a `T` before a time, a zone after a date without a
     /// time, or any other word, skipped as Ruby skips it (`on 2026-05-06 at 10:31`) except:
-    /// words that change a date's meaning ([`is_meaningful_word`]), a zone name that fits nowhere,
-    /// an unknown word directly after a time (Ruby reads it as a zone and, not knowing it, reads
-    /// the wall time as UTC), and a word inside a written date (`6th of May`, from which Ruby
-    /// drops the day). An unknown word after a date without a time is refused at the end, as it may
-    /// be a zone too.
+    /// * any word but `at`, `on` and `by` directly after a time without a zone: Ruby reads it as
+    ///   a zone (also a month name) and, not knowing it, reads the wall time as UTC;
+    /// * words that change a date's meaning ([`is_meaningful_word`]) and zone names that fit
+    ///   nowhere;
+    /// * words that begin with a month abbreviation (`Mayday`), which Ruby reads as that month;
+    /// * a word touching a number (`by2026-05-06`), which Ruby's patterns do not separate;
+    /// * a word inside a written date (`6th of May`, from which Ruby drops the day).
+    ///
+    /// An unknown word after a date without a time is refused at the end, as it may be a zone too.
     fn word_component(&mut self, word: &str, at: usize, after: After) -> Option<(usize, After)> {
+        if after == After::Clock && !is_filler_word(word) {
+            return None;
+        }
         if is_weekday(word) {
             if std::mem::replace(&mut self.fields.weekday, true) {
+                return None;
+            }
+            // Ruby's weekday runs up to a space, a digit, `-` or `/`: `Wed,Dec` is one weekday.
+            let mut next = at + 1;
+            while self.adjacent_symbol(next, '.') || self.adjacent_symbol(next, ',') {
+                next += 1;
+            }
+            if next > at + 1 && self.adjacent_word(next).is_some() {
                 return None;
             }
             return Some((self.skip_adjacent_symbol(at + 1, '.'), After::Other));
@@ -375,7 +403,11 @@ impl<'a> Parser<'a> {
                 _ => None,
             };
         }
-        if is_meaningful_word(word) {
+        let follows_number = at > 0
+            && self.adjacent(at).is_some()
+            && matches!(self.lexeme(at - 1), Some(Lexeme::Number(_)));
+        let touches_number = follows_number || self.adjacent_number(at + 1).is_some();
+        if is_meaningful_word(word) || starts_with_month(word) || touches_number {
             return None;
         }
         if !is_filler_word(word) {
@@ -401,16 +433,21 @@ impl<'a> Parser<'a> {
         Some((next, After::Zone))
     }
 
-    /// A time (with its zone), a date (with an ISO `T` time in basic form), a year or a day.
-    fn number_component(&mut self, at: usize) -> Option<(usize, After)> {
+    /// A time (with its zone), a date (with an ISO `T` time in basic form), a year or a day. After
+    /// a time, a day or a year only completes a date begun before it, as the year of `ctime`'s
+    /// `Wed May 6 10:31:21 2026` does.
+    fn number_component(&mut self, at: usize, after: After) -> Option<(usize, After)> {
         if let Some((clock, next)) = self.clock_at(at) {
             return self.set_clock(clock, next);
         }
         if let Some((date, next)) = self.basic_date_at(at) {
             self.set_date(date)?;
-            if self.adjacent_word(next) == Some("t")
-                && let Some((clock, after)) = self.basic_clock_at(next + 1)
-            {
+            // Ruby reads a comma or a period after a basic date as a broken fraction.
+            if matches!(self.lexeme(next), Some(Lexeme::Symbol(',' | '.'))) {
+                return None;
+            }
+            if self.word(next) == Some("t") {
+                let (clock, after) = self.basic_clock_at(next + 1)?;
                 return self.set_clock(clock, after);
             }
             return Some((next, After::Date));
@@ -420,6 +457,10 @@ impl<'a> Parser<'a> {
             return Some((next, After::Date));
         }
         let digits = self.number(at)?;
+        let completes_date = after == After::Clock && !self.fields.parts.is_empty();
+        if self.fields.clock.is_some() && !(completes_date && digits.len() == 4) {
+            return None;
+        }
         match digits.len() {
             4 => {
                 self.push_part(Part::Year)?;
@@ -439,18 +480,21 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Records a date written in one piece; None when there already is one.
+    /// Records a date written in one piece; None when there already is one or a zone precedes it.
     fn set_date(&mut self, date: CompactDate) -> Option<()> {
-        if self.fields.compact_date.replace(date).is_some() {
+        if self.fields.compact_date.replace(date).is_some() || self.fields.offset.is_some() {
             return None;
         }
         Some(())
     }
 
-    /// Records a separately written date component; None when it was already seen or a skipped
-    /// word precedes it inside the date.
+    /// Records a separately written date component; None when it was already seen, or a skipped
+    /// word or a zone precedes it.
     fn push_part(&mut self, part: Part) -> Option<()> {
-        if self.fields.parts.contains(&part) || self.fields.word_inside_date {
+        if self.fields.parts.contains(&part)
+            || self.fields.word_inside_date
+            || self.fields.offset.is_some()
+        {
             return None;
         }
         self.fields.parts.push(part);
@@ -552,17 +596,19 @@ impl<'a> Parser<'a> {
     }
 
     /// `am`, `pm`, `a.m.` or `p.m.` at `at`: whether it is `pm`, and the index after it.
+    /// Not read when a word or a number directly follows (`1pm05/06`), as in Ruby.
     fn meridian_at(&self, at: usize) -> Option<(bool, usize)> {
-        match self.word(at)? {
-            "am" => Some((false, at + 1)),
-            "pm" => Some((true, at + 1)),
+        let (pm, next) = match self.word(at)? {
+            "am" => (false, at + 1),
+            "pm" => (true, at + 1),
             letter @ ("a" | "p")
                 if self.adjacent_symbol(at + 1, '.') && self.adjacent_word(at + 2) == Some("m") =>
             {
-                Some((letter == "p", self.skip_adjacent_symbol(at + 3, '.')))
+                (letter == "p", self.skip_adjacent_symbol(at + 3, '.'))
             }
-            _ => None,
-        }
+            _ => return None,
+        };
+        (!self.adjacent_alphanumeric(next)).then_some((pm, next))
     }
 
     /// A zone after a time: a known name (`UTC`, `EST`, `Z`, ...), a numeric offset (`+0300`,
@@ -671,7 +717,11 @@ impl<'a> Parser<'a> {
                 month: second.parse().ok()?,
                 day: first.parse().ok()?,
             },
-            None if separator == '-' && first.len() == 4 && second.len() == 3 => {
+            None if separator == '-'
+                && first.len() == 4
+                && second.len() == 3
+                && !self.adjacent_alphanumeric(at + 3) =>
+            {
                 ordinal_date(first, second)?
             }
             None if separator == '/' && is_short(first) && is_short(second) => CompactDate {
@@ -812,6 +862,11 @@ fn is_meaningful_word(word: &str) -> bool {
             | "bce"
             | "dst"
     )
+}
+
+/// Whether `word` (lower case) begins with a month's three-letter abbreviation (`mayday`).
+fn starts_with_month(word: &str) -> bool {
+    word.get(..3).and_then(month_number).is_some()
 }
 
 /// Words that join a date and a time (`on 2026-05-06 at 10:31`) or mark the common era: never
