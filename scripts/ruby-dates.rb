@@ -448,6 +448,36 @@ LISTED = <<~'INPUTS'
   December 31
   Dec 31 23:59
   Jan 1
+  # Found by comparing random token sequences with Ruby: where Ruby reads a different instant.
+  2099-05-06 10:31 (x)
+  2099-05-06 10:31 (Israel Daylight Time)
+  2099-05-06 10:31 -1
+  2099-05-06 10:31 +3:00
+  2099-05-06 10:31 -126
+  May 6 2099 +10:31
+  1pm05/06/2099
+  1:31 PM2099-05-06
+  10:31 Jan 6 2099
+  10:31 on May 6 2099
+  Wed,Dec 31 2099
+  Mayday 6 2099
+  JuneT10:31
+  by2099-05-06
+  May 6 , 2099
+  June, ,6 2099
+  2099-126at
+  2099-126 at 10:31
+  20990506, at
+  20990506 T
+  Jan 1pm, 2nd
+  Wed May 6 10:31:21 2099
+  May 6 10:31 2099
+  May 6 10:31, 2099
+  6 10:31 May 2099
+  May UTC 6
+  2099-05-06 UTC 10:31
+  10:31 UTC 2099-05-06
+  May+03 2099
 INPUTS
 
 SPECIAL = ['', '   ', "\t\n", "2026-05-06\t10:31", "2026-05-06\n10:31", "2026-05-06\u00a010:31"].freeze
@@ -461,6 +491,10 @@ end
 # { input => the project's answer }.
 DIFFERENCES = {
   "numeric offset honoured (spec §4): Ruby drops it, or reads +03:00 after a date as a time" => {
+    "2099-05-06 10:31 -1" => "2099-05-06T11:31:00Z",
+    "2099-05-06 10:31 +3:00" => "2099-05-06T07:31:00Z",
+    "2099-05-06 10:31 -126" => "2099-05-06T11:57:00Z",
+    "May 6 2099 +10:31" => "2099-05-05T13:29:00Z",
     "Wed May 06 2026 13:31:21 GMT+0300 (Israel Daylight Time)" => "2026-05-06T10:31:21Z",
     "Tue May 05 2026 20:31:21 GMT-1400 (Far West Time)" => "2026-05-06T10:31:21Z",
     "Thu May 07 2026 00:31:21 GMT+1400 (Line Islands Time)" => "2026-05-06T10:31:21Z",
@@ -580,6 +614,8 @@ DIFFERENCES = {
     "6 May 2099 BCE",
   ),
   "word inside a written date refused: Ruby drops a component or reads a prefix as a month" => refused(
+    "Mayday 6 2099",
+    "JuneT10:31",
     "May banana 6 2099",
     "6 Mayday 2099",
     "the 6th of May 2099",
@@ -610,6 +646,9 @@ DIFFERENCES = {
     "--05-06",
   ),
   "repeated or conflicting components refused: Ruby keeps one and drops the rest" => refused(
+    "Jan 1pm, 2nd",
+    "May UTC 6",
+    "2099-05-06 UTC 10:31",
     "2026-05-06 13:31:21 GMT +0300",
     "6/5/2026/1",
     "6 2026 May",
@@ -619,13 +658,25 @@ DIFFERENCES = {
     "2099-05-06T103121Z",
   ),
   "sign directly after a date without a time refused: Ruby reads +03:00 as a time" => refused(
+    "May+03 2099",
     "2099-05-06+03:00",
   ),
   "word touching a number refused: Ruby's patterns do not separate them" => refused(
+    "1pm05/06/2099",
+    "1:31 PM2099-05-06",
+    "by2099-05-06",
     "2099-05-06TT10:31",
     "2099-05-06T 10:31",
   ),
+  "comma after a space or a second comma refused: Ruby's patterns stop there" => refused(
+    "May 6 , 2099",
+    "June, ,6 2099",
+  ),
+  "parenthesised comment ignored: Ruby reads a letter in it as a military zone" => {
+    "2099-05-06 10:31 (x)" => "2099-05-06T10:31:00Z",
+  },
   "form not read: refused" => refused(
+    "20990506 T",
     "2026/05",
     "2026-05-06 10:5",
     "2099-05-06 10:31.5",

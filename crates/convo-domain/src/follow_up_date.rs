@@ -194,6 +194,8 @@ struct Fields {
     word_after_date: bool,
     /// A word was skipped after a day, month or year: no further one may follow it.
     word_inside_date: bool,
+    /// How many of `parts` were read before the time.
+    parts_before_clock: usize,
 }
 
 impl Fields {
@@ -387,6 +389,9 @@ impl<'a> Parser<'a> {
             return Some((self.skip_adjacent_symbol(at + 1, '.'), After::Other));
         }
         if let Some(month) = month_number(word) {
+            if self.splits_date() {
+                return None;
+            }
             self.push_part(Part::Month)?;
             self.fields.month = Some(month);
             return Some((self.skip_adjacent_symbol(at + 1, '.'), After::Date));
@@ -457,8 +462,7 @@ impl<'a> Parser<'a> {
             return Some((next, After::Date));
         }
         let digits = self.number(at)?;
-        let completes_date = after == After::Clock && !self.fields.parts.is_empty();
-        if self.fields.clock.is_some() && !(completes_date && digits.len() == 4) {
+        if self.splits_date() && !(after == After::Clock && digits.len() == 4) {
             return None;
         }
         match digits.len() {
@@ -480,20 +484,32 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Records a date written in one piece; None when there already is one or a zone precedes it.
+    /// Whether a day, month or year read now would come after a time that follows another part of
+    /// the date (`Jan 1pm, 2nd`, from which Ruby drops the day).
+    fn splits_date(&self) -> bool {
+        self.fields.clock.is_some() && self.fields.parts_before_clock > 0
+    }
+
+    /// Whether a zone was read after a date without a time: no date component may follow it.
+    fn date_zone_read(&self) -> bool {
+        self.fields.offset.is_some() && self.fields.clock.is_none()
+    }
+
+    /// Records a date written in one piece; None when there already is one or a date's zone
+    /// precedes it.
     fn set_date(&mut self, date: CompactDate) -> Option<()> {
-        if self.fields.compact_date.replace(date).is_some() || self.fields.offset.is_some() {
+        if self.fields.compact_date.replace(date).is_some() || self.date_zone_read() {
             return None;
         }
         Some(())
     }
 
     /// Records a separately written date component; None when it was already seen, or a skipped
-    /// word or a zone precedes it.
+    /// word or a date's zone precedes it.
     fn push_part(&mut self, part: Part) -> Option<()> {
         if self.fields.parts.contains(&part)
             || self.fields.word_inside_date
-            || self.fields.offset.is_some()
+            || self.date_zone_read()
         {
             return None;
         }
@@ -507,6 +523,7 @@ impl<'a> Parser<'a> {
         if self.fields.clock.replace(clock).is_some() || self.fields.offset.is_some() {
             return None;
         }
+        self.fields.parts_before_clock = self.fields.parts.len();
         match self.zone_at(next) {
             Some((offset, after)) => {
                 self.fields.offset = Some(offset);
