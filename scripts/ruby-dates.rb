@@ -478,6 +478,11 @@ LISTED = <<~'INPUTS'
   2099-05-06 UTC 10:31
   10:31 UTC 2099-05-06
   May+03 2099
+  0071-061
+  May -8
+  Dec 7 +0300
+  ,2075-057
+  10:31 GMT2099-05-06
 INPUTS
 
 SPECIAL = ['', '   ', "\t\n", "2026-05-06\t10:31", "2026-05-06\n10:31", "2026-05-06\u00a010:31"].freeze
@@ -491,6 +496,7 @@ end
 # { input => the project's answer }.
 DIFFERENCES = {
   "numeric offset honoured (spec §4): Ruby drops it, or reads +03:00 after a date as a time" => {
+    "Dec 7 +0300" => "2026-12-06T21:00:00Z",
     "2099-05-06 10:31 -1" => "2099-05-06T11:31:00Z",
     "2099-05-06 10:31 +3:00" => "2099-05-06T07:31:00Z",
     "2099-05-06 10:31 -126" => "2099-05-06T11:57:00Z",
@@ -570,7 +576,9 @@ DIFFERENCES = {
     "30-May-06",
     "'99",
   ),
-  "year outside 0000-9999 or with a sign refused" => refused(
+  "year before 1000, beyond 9999 or with a sign refused: Ruby reads 0071-061 as 1971" => refused(
+    "0071-061",
+    "0999-05-06",
     "99999999999999999999-05-06",
     "999-05-06",
     "10000-05-06",
@@ -657,11 +665,16 @@ DIFFERENCES = {
     "2026-05-06 10:00 +99999999999999999999",
     "2099-05-06T103121Z",
   ),
+  "zone after a date without a day refused: Ruby reads May -8 as May 8" => refused(
+    "May -8",
+    "May 2099 UTC",
+  ),
   "sign directly after a date without a time refused: Ruby reads +03:00 as a time" => refused(
     "May+03 2099",
     "2099-05-06+03:00",
   ),
   "word touching a number refused: Ruby's patterns do not separate them" => refused(
+    "10:31 GMT2099-05-06",
     "1pm05/06/2099",
     "1:31 PM2099-05-06",
     "by2099-05-06",

@@ -224,6 +224,10 @@ impl Fields {
         if self.word_after_date && self.clock.is_none() {
             return None;
         }
+        // Ruby reads some years before 1000 as two-digit years (`0071-061` is 1971).
+        if date.year() < 1000 {
+            return None;
+        }
         let clock = self.clock.unwrap_or_default();
         let time =
             NaiveTime::from_hms_nano_opt(clock.hour, clock.minute, clock.second, clock.nano)?;
@@ -427,8 +431,10 @@ impl<'a> Parser<'a> {
     }
 
     /// The zone of a date without a time (`2026-05-06 UTC`, `6 May 2026 +0300`), at `at`.
+    /// Only after a date with a day: Ruby reads `May -8` as May 8.
     fn date_zone(&mut self, at: usize) -> Option<(usize, After)> {
-        if self.fields.clock.is_some() {
+        let has_day = self.fields.compact_date.is_some() || self.fields.parts.contains(&Part::Day);
+        if self.fields.clock.is_some() || !has_day {
             return None;
         }
         let (offset, next) = self.zone_at(at)?;
@@ -633,6 +639,8 @@ impl<'a> Parser<'a> {
     /// Returns the offset in seconds east of UTC and the index after the zone.
     fn zone_at(&self, at: usize) -> Option<(i32, usize)> {
         match self.lexeme(at)? {
+            // A name touching a number (`GMT2026`) is not a zone to Ruby.
+            Lexeme::Word(_) if self.adjacent_number(at + 1).is_some() => None,
             Lexeme::Word(word) => match word.as_str() {
                 "utc" | "gmt" | "ut" => {
                     if self.adjacent_symbol(at + 1, '+') || self.adjacent_symbol(at + 1, '-') {
@@ -734,10 +742,15 @@ impl<'a> Parser<'a> {
                 month: second.parse().ok()?,
                 day: first.parse().ok()?,
             },
+            // Not touching a word or a number, nor directly after a comma or a period (Ruby's
+            // guard against reading a fraction as an ordinal date).
             None if separator == '-'
                 && first.len() == 4
                 && second.len() == 3
-                && !self.adjacent_alphanumeric(at + 3) =>
+                && !self.adjacent_alphanumeric(at + 3)
+                && !(at > 0
+                    && self.adjacent(at).is_some()
+                    && matches!(self.lexeme(at - 1), Some(Lexeme::Symbol(',' | '.')))) =>
             {
                 ordinal_date(first, second)?
             }
