@@ -107,6 +107,12 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The lexeme before `at` when no whitespace separates it from the token at `at`.
+    fn touching_previous(&self, at: usize) -> Option<&'a Lexeme> {
+        self.adjacent(at)?;
+        self.lexeme(at.checked_sub(1)?)
+    }
+
     /// Whether a word or a number directly follows at `at` (no space or punctuation between).
     fn adjacent_alphanumeric(&self, at: usize) -> bool {
         matches!(self.adjacent(at), Some(Lexeme::Word(_) | Lexeme::Number(_)))
@@ -185,19 +191,13 @@ impl<'a> Parser<'a> {
                 _ => None,
             };
         }
-        let follows_number = at > 0
-            && self.adjacent(at).is_some()
-            && matches!(self.lexeme(at - 1), Some(Lexeme::Number(_)));
-        let touches_number = follows_number || self.adjacent_number(at + 1).is_some();
+        let touches_number = matches!(self.touching_previous(at), Some(Lexeme::Number(_)))
+            || self.adjacent_number(at + 1).is_some();
         if is_meaningful_word(word) || starts_with_month(word) || touches_number {
             return None;
         }
-        if !is_filler_word(word) {
-            match after {
-                After::Clock => return None,
-                After::Date => self.fields.word_after_date = true,
-                After::Other | After::Zone => {}
-            }
+        if after == After::Date && !is_filler_word(word) {
+            self.fields.word_after_date = true;
         }
         self.fields.word_inside_date |= !self.fields.parts.is_empty();
         Some((at + 1, After::Other))
@@ -326,11 +326,9 @@ impl<'a> Parser<'a> {
             if let Some(s) = self.two_digits_after(next, ':') {
                 second = s;
                 next += 2;
-                if (self.adjacent_symbol(next, '.') || self.adjacent_symbol(next, ','))
-                    && let Some(fraction) = self.adjacent_number(next + 1)
-                {
-                    nano = fraction_to_nanos(fraction)?;
-                    next += 2;
+                if let Some((fraction, after)) = self.fraction_at(next) {
+                    nano = fraction;
+                    next = after;
                 }
             }
         }
@@ -379,16 +377,25 @@ impl<'a> Parser<'a> {
         };
         let mut next = at + 1;
         if digits.len() == 6
-            && (self.adjacent_symbol(next, '.') || self.adjacent_symbol(next, ','))
-            && let Some(fraction) = self.adjacent_number(next + 1)
+            && let Some((fraction, after)) = self.fraction_at(next)
         {
-            clock.nano = fraction_to_nanos(fraction)?;
-            next += 2;
+            clock.nano = fraction;
+            next = after;
         }
         if clock.hour > 23 || clock.minute > 59 || clock.second > 59 {
             return None;
         }
         Some((clock, next))
+    }
+
+    /// A fraction of a second directly at `at`, `.fff` or `,fff`: its nanoseconds and the index
+    /// after it.
+    fn fraction_at(&self, at: usize) -> Option<(u32, usize)> {
+        if !self.adjacent_symbol(at, '.') && !self.adjacent_symbol(at, ',') {
+            return None;
+        }
+        let digits = self.adjacent_number(at + 1)?;
+        Some((fraction_to_nanos(digits)?, at + 2))
     }
 
     /// `am`, `pm`, `a.m.` or `p.m.` at `at`: whether it is `pm`, and the index after it.
@@ -521,9 +528,7 @@ impl<'a> Parser<'a> {
                 && first.len() == 4
                 && second.len() == 3
                 && !self.adjacent_alphanumeric(at + 3)
-                && !(at > 0
-                    && self.adjacent(at).is_some()
-                    && matches!(self.lexeme(at - 1), Some(Lexeme::Symbol(',' | '.')))) =>
+                && !matches!(self.touching_previous(at), Some(Lexeme::Symbol(',' | '.'))) =>
             {
                 ordinal_date(first, second)?
             }
