@@ -7,24 +7,28 @@ use convo_domain::follow_up_date::parse_follow_up_date;
 
 const TABLE: &str = include_str!("data/ruby_time_parse.tsv");
 
-/// One row: the input, Ruby's answer as written (its year may be beyond chrono's range), and the
-/// project's answer with its reason where they differ.
+/// An answer of the table: an instant, or None for "error".
+type Answer = Option<DateTime<Utc>>;
+
+/// One row: the input, Ruby's answer as written, and the project's answer with its reason where
+/// they differ.
 struct Row {
     input: String,
     ruby: String,
-    differs: Option<(Option<DateTime<Utc>>, String)>,
+    differs: Option<(Answer, String)>,
 }
 
-/// An instant written as RFC 3339, or None for "error".
-fn answer(text: &str) -> Option<DateTime<Utc>> {
+/// Reads an answer written as RFC 3339 or "error"; Err when chrono cannot hold the instant (Ruby
+/// reads years beyond 9999 and before 1).
+fn answer(text: &str) -> Result<Answer, String> {
     if text == "error" {
-        return None;
+        return Ok(None);
     }
-    let instant = DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
-    Some(instant.to_utc())
+    let instant = DateTime::parse_from_rfc3339(text).map_err(|e| format!("{text}: {e}"))?;
+    Ok(Some(instant.to_utc()))
 }
 
-fn show(answer: Option<DateTime<Utc>>) -> String {
+fn show(answer: Answer) -> String {
     answer.map_or("error".into(), |t| {
         t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
     })
@@ -56,16 +60,16 @@ fn reference_now() -> DateTime<Utc> {
         .lines()
         .find_map(|line| line.strip_prefix("# Time.parse(input, "))
         .expect("the header names the reference now");
-    answer(header.split(')').next().expect("closing parenthesis")).expect("an instant")
+    let now = header.split(')').next().expect("closing parenthesis");
+    answer(now).expect("valid").expect("an instant")
 }
 
 fn rows() -> Vec<Row> {
     TABLE
         .lines()
         .filter(|line| !line.starts_with('#'))
-        .map(|line| {
-            let columns: Vec<&str> = line.split('\t').collect();
-            match columns.as_slice() {
+        .map(
+            |line| match line.split('\t').collect::<Vec<_>>().as_slice() {
                 [input, ruby] => Row {
                     input: unescape(input),
                     ruby: ruby.to_string(),
@@ -74,11 +78,11 @@ fn rows() -> Vec<Row> {
                 [input, ruby, ours, why] => Row {
                     input: unescape(input),
                     ruby: ruby.to_string(),
-                    differs: Some((answer(ours), why.to_string())),
+                    differs: Some((answer(ours).expect("the project's answer"), why.to_string())),
                 },
                 _ => panic!("malformed row {line:?}"),
-            }
-        })
+            },
+        )
         .collect()
 }
 
@@ -89,19 +93,16 @@ fn the_parser_reads_every_row_as_ruby_does_or_as_documented() {
     let mut failures = Vec::new();
     for row in &rows {
         let got = parse_follow_up_date(&row.input, now);
-        let (want, why) = match &row.differs {
-            Some((ours, why)) => (*ours, format!(" (Ruby: {}; {why})", row.ruby)),
-            None if row.ruby == "error" => (None, String::new()),
-            None => match DateTime::parse_from_rfc3339(&row.ruby) {
-                Ok(instant) => (Some(instant.to_utc()), String::new()),
-                Err(_) => {
-                    failures.push(format!(
-                        "{:?}: Ruby's {} is beyond chrono",
-                        row.input, row.ruby
-                    ));
-                    continue;
-                }
-            },
+        let (want, why) = match (&row.differs, answer(&row.ruby)) {
+            (Some((ours, why)), _) => (*ours, format!(" (Ruby: {}; {why})", row.ruby)),
+            (None, Ok(ruby)) => (ruby, String::new()),
+            (None, Err(e)) => {
+                failures.push(format!(
+                    "{:?}: mark Ruby's answer as a difference: {e}",
+                    row.input
+                ));
+                continue;
+            }
         };
         if got != want {
             failures.push(format!(
@@ -127,8 +128,8 @@ fn documented_differences_really_differ_from_ruby() {
     for row in rows() {
         if let Some((ours, why)) = row.differs {
             assert_ne!(
-                show(ours),
-                row.ruby,
+                Ok(ours),
+                answer(&row.ruby),
                 "{:?} is marked as differing ({why})",
                 row.input
             );
