@@ -734,6 +734,8 @@ def escape(text)
 end
 
 inputs = (LISTED.lines.map(&:chomp).reject { |line| line.start_with?('# ') } + SPECIAL).uniq
+# Lines starting with "# " are the table's comments.
+abort 'an input may not start with "# "' if SPECIAL.any? { |input| input.start_with?('# ') }
 differs = DIFFERENCES.flat_map { |why, rows| rows.map { |input, ours| [input, [ours, why]] } }.to_h
 unknown = differs.keys - inputs
 abort "differences for inputs not listed: #{unknown.inspect}" unless unknown.empty?

@@ -67,7 +67,7 @@ fn reference_now() -> DateTime<Utc> {
 fn rows() -> Vec<Row> {
     TABLE
         .lines()
-        .filter(|line| !line.starts_with('#'))
+        .filter(|line| !line.starts_with("# "))
         .map(
             |line| match line.split('\t').collect::<Vec<_>>().as_slice() {
                 [input, ruby] => Row {
