@@ -39,6 +39,7 @@
 //!   around a time (`Jan 1pm, 2nd`), bare numbers (`12`, `0506`), and stray punctuation;
 //! * a few rare forms Ruby reads are refused (`10h31`, `2026/05`, `May-06-2026`, offsets with
 //!   seconds).
+
 mod parser;
 #[cfg(test)]
 mod tests;
@@ -99,7 +100,8 @@ struct Clock {
     nano: u32,
 }
 
-/// A date written with digits only (`2026-05-06`, `06/05/2026`, `05/06`) or as `06-May-2026`.
+/// A date written in one piece: `2026-05-06`, `06/05/2026`, `05/06`, `06-May-2026`, `20260506`,
+/// `2026-126`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CompactDate {
     year: Option<i32>,
