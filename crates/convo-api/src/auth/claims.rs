@@ -2,7 +2,7 @@
 //!
 //! * vcita's form: `iss = "<staff_uid>:staff"`, the business from
 //!   `belongs = "<business_uid>:business;<directory_uid>:directory"` (parts in any order; two
-//!   different businesses are refused), or from `business_uid` when `belongs` names none.
+//!   different businesses names none), or from `business_uid` when `belongs` names none.
 //! * The app form, when `iss` is not `"<uid>:<type>"` (e.g. a URL): `sub_type = "staff"`, the staff
 //!   from `sub` (or `actor_uid`), the business from `business_uid`.
 //! * A `sub_type` other than `staff`, or an `iss` of another type (`:client`, `:app`, …), is

@@ -93,6 +93,16 @@ fn jwks_verifier() -> Verifier {
     .unwrap()
 }
 
+/// A secret, a PEM public key and a JWKS file, development tokens not allowed, no audience.
+fn every_key_source() -> AuthConfig {
+    AuthConfig {
+        hs_secret: Some(SECRET.to_owned()),
+        public_key_pem_files: vec![fixture("test-rsa-public.pem")],
+        jwks_file: Some(fixture("test-jwks.json")),
+        ..AuthConfig::default()
+    }
+}
+
 fn check(verifier: &Verifier, token: &str) -> Result<Identity, AuthError> {
     verifier.verify_header(Some(&format!("Bearer {token}")), now())
 }
@@ -310,11 +320,11 @@ fn alg_confusion_hs256_with_public_key_refused() {
         check(&jwks_verifier(), &token),
         Err(AuthError::UnsupportedAlgorithm)
     );
-    // With a secret configured too, only the secret is used for HS256.
+    // With a secret configured too (and development tokens allowed), only the secret is used for
+    // HS256.
     let both = Verifier::new(&AuthConfig {
-        hs_secret: Some(SECRET.to_owned()),
-        public_key_pem_files: vec![fixture("test-rsa-public.pem")],
-        jwks_file: Some(fixture("test-jwks.json")),
+        allow_development_tokens: true,
+        ..every_key_source()
     })
     .unwrap();
     assert_eq!(check(&both, &token), Err(AuthError::BadSignature));
@@ -507,9 +517,9 @@ fn header_forms() {
 #[test]
 fn debug_output_redacts_secrets() {
     let config = AuthConfig {
-        hs_secret: Some(SECRET.to_owned()),
-        public_key_pem_files: vec![fixture("test-rsa-public.pem")],
-        jwks_file: Some(fixture("test-jwks.json")),
+        allow_development_tokens: true,
+        audience: Some("convo-api".to_owned()),
+        ..every_key_source()
     };
     let config_debug = format!("{config:?}");
     assert!(!config_debug.contains(SECRET), "{config_debug}");
@@ -523,6 +533,7 @@ fn debug_output_redacts_secrets() {
         "{verifier_debug}"
     );
     assert!(verifier_debug.contains("test-rsa-1"));
+    assert!(verifier_debug.contains("convo-api"), "{verifier_debug}");
     // Errors never echo the token.
     let token = hs(Algorithm::HS256, &staff_claims());
     let err = hs_verifier()
@@ -543,6 +554,20 @@ fn config_errors() {
             ..AuthConfig::default()
         }),
         Err(AuthConfigError::EmptySecret)
+    ));
+    assert!(matches!(
+        Verifier::new(&AuthConfig {
+            hs_secret: Some(String::new()),
+            ..every_key_source()
+        }),
+        Err(AuthConfigError::EmptySecret)
+    ));
+    assert!(matches!(
+        Verifier::new(&AuthConfig {
+            audience: Some(String::new()),
+            ..every_key_source()
+        }),
+        Err(AuthConfigError::EmptyAudience)
     ));
     assert!(matches!(
         Verifier::new(&AuthConfig {
@@ -590,6 +615,134 @@ fn config_errors() {
         })
         .unwrap_err();
         assert!(matches!(err, AuthConfigError::Jwks { .. }), "{name}: {err}");
+    }
+}
+
+#[test]
+fn development_tokens_need_the_flag_once_public_keys_are_configured() {
+    let rs256 = sign(Algorithm::RS256, None, &staff_claims(), &rsa_key());
+    let dev_token = sign_dev_token(SECRET, "staff-1", "biz-1", "all", Duration::hours(1), now());
+    // A secret beside PEM keys, a JWKS file, or both: HS256 and HS512 are refused, even with a kid,
+    // and the public keys keep working.
+    for keys in [
+        AuthConfig {
+            jwks_file: None,
+            ..every_key_source()
+        },
+        AuthConfig {
+            public_key_pem_files: vec![],
+            ..every_key_source()
+        },
+        every_key_source(),
+    ] {
+        let v = Verifier::new(&keys).unwrap();
+        for token in [
+            hs(Algorithm::HS256, &staff_claims()),
+            hs(Algorithm::HS512, &staff_claims()),
+            dev_token.clone(),
+            sign(
+                Algorithm::HS256,
+                Some("test-rsa-1"),
+                &staff_claims(),
+                &EncodingKey::from_secret(SECRET.as_bytes()),
+            ),
+        ] {
+            assert_eq!(
+                check(&v, &token),
+                Err(AuthError::DevelopmentTokenRefused),
+                "{keys:?}"
+            );
+        }
+        expect_staff(check(&v, &rs256));
+        // The flag accepts them again.
+        let allowed = Verifier::new(&AuthConfig {
+            allow_development_tokens: true,
+            ..keys
+        })
+        .unwrap();
+        expect_staff(check(&allowed, &hs(Algorithm::HS256, &staff_claims())));
+        expect_staff(check(&allowed, &hs(Algorithm::HS512, &staff_claims())));
+        expect_staff(check(&allowed, &dev_token));
+        expect_staff(check(&allowed, &rs256));
+    }
+    // A secret alone (the development setup) needs no flag.
+    let secret_only = Verifier::new(&AuthConfig {
+        hs_secret: Some(SECRET.to_owned()),
+        allow_development_tokens: false,
+        ..AuthConfig::default()
+    })
+    .unwrap();
+    expect_staff(check(&secret_only, &dev_token));
+}
+
+#[test]
+fn expected_audience_is_checked() {
+    let v = Verifier::new(&AuthConfig {
+        audience: Some("convo-api".to_owned()),
+        allow_development_tokens: true,
+        ..every_key_source()
+    })
+    .unwrap();
+    let with_aud = |aud: Option<Value>| {
+        let mut claims = staff_claims();
+        if let Some(aud) = aud {
+            claims["aud"] = aud;
+        }
+        claims
+    };
+    for aud in [
+        json!("convo-api"),
+        json!(["convo-api"]),
+        json!(["payments", "convo-api"]),
+    ] {
+        let claims = with_aud(Some(aud.clone()));
+        expect_staff(check(&v, &hs(Algorithm::HS256, &claims)));
+        expect_staff(check(
+            &v,
+            &sign(Algorithm::RS256, None, &claims, &rsa_key()),
+        ));
+    }
+    for (aud, refusal) in [
+        (None, AuthError::MissingClaim("aud")),
+        (Some(Value::Null), AuthError::MissingClaim("aud")),
+        (Some(json!("payments")), AuthError::WrongAudience),
+        (Some(json!("Convo-API")), AuthError::WrongAudience),
+        (Some(json!("convo-api ")), AuthError::WrongAudience),
+        (Some(json!("convo")), AuthError::WrongAudience),
+        (Some(json!([])), AuthError::WrongAudience),
+        (Some(json!(["payments"])), AuthError::WrongAudience),
+        (Some(json!("convo-api,payments")), AuthError::WrongAudience),
+        (Some(json!(42)), AuthError::InvalidClaim("aud")),
+        (
+            Some(json!({"aud": "convo-api"})),
+            AuthError::InvalidClaim("aud"),
+        ),
+        (
+            Some(json!(["convo-api", 1])),
+            AuthError::InvalidClaim("aud"),
+        ),
+    ] {
+        let claims = with_aud(aud.clone());
+        assert_eq!(
+            check(&v, &hs(Algorithm::HS256, &claims)),
+            Err(refusal.clone()),
+            "{aud:?}"
+        );
+        assert_eq!(
+            check(&v, &sign(Algorithm::ES256, None, &claims, &ec_key())),
+            Err(refusal),
+            "{aud:?}"
+        );
+    }
+}
+
+#[test]
+fn audience_is_not_read_when_none_is_expected() {
+    let v = hs_verifier();
+    for aud in [json!("anything"), json!(["a", "b"]), json!(42), json!([1])] {
+        let mut claims = staff_claims();
+        claims["aud"] = aud;
+        expect_staff(check(&v, &hs(Algorithm::HS256, &claims)));
     }
 }
 

@@ -3,7 +3,17 @@
 //! A token is checked in this order: the `Authorization` header's form, the compact JWT's form, the
 //! header's `alg` (only RS256/RS512/ES256/HS256/HS512; `none` and anything else are refused) and
 //! `kid`, the signature against the candidate keys ([`super::keys`]), `exp` (required), `nbf` and
-//! `iat` with [`LEEWAY_SECS`] of clock skew, then the staff identity ([`super::claims`]).
+//! `iat` with [`LEEWAY_SECS`] of clock skew, `aud` when an audience is expected, then the staff
+//! identity ([`super::claims`]).
+//!
+//! Development tokens: HS256/HS512 tokens signed with the configured secret are accepted when the
+//! secret is the only key source (the development setup). Once public keys (PEM files or a JWKS
+//! file) are configured, HS tokens are refused ([`AuthError::DevelopmentTokenRefused`]) and the
+//! secret is ignored (logged once, when the [`Verifier`] is built), unless
+//! [`AuthConfig::allow_development_tokens`] is set.
+//!
+//! Audience: with [`AuthConfig::audience`] set, a token's `aud` (a string, or an array of strings)
+//! contains that value exactly, or the token is refused; without it, `aud` is not read.
 //!
 //! Time checks use the `now` passed in, never the system clock, so they are deterministic in tests.
 
@@ -11,7 +21,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::{Algorithm, AlgorithmFamily, Validation};
 use serde_json::{Map, Value};
 
 use super::claims::{Identity, identity_from_claims};
@@ -41,6 +51,11 @@ pub struct AuthConfig {
     pub public_key_pem_files: Vec<PathBuf>,
     /// A JWK set (`{"keys":[…]}`) holding RSA and/or P-256 public keys.
     pub jwks_file: Option<PathBuf>,
+    /// Accept HS256/HS512 tokens signed with `hs_secret` although public keys are configured too.
+    /// Without public keys, HS tokens are accepted whatever this says.
+    pub allow_development_tokens: bool,
+    /// The audience a token's `aud` contains; `None` leaves `aud` unchecked.
+    pub audience: Option<String>,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -49,6 +64,8 @@ impl fmt::Debug for AuthConfig {
             .field("hs_secret", &self.hs_secret.as_ref().map(|_| Redacted))
             .field("public_key_pem_files", &self.public_key_pem_files)
             .field("jwks_file", &self.jwks_file)
+            .field("allow_development_tokens", &self.allow_development_tokens)
+            .field("audience", &self.audience)
             .finish()
     }
 }
@@ -68,6 +85,8 @@ pub enum AuthConfigError {
     Jwks { path: PathBuf, reason: String },
     #[error("the HS256/HS512 secret is empty")]
     EmptySecret,
+    #[error("the expected JWT audience is empty")]
+    EmptyAudience,
     #[error(
         "no verification key configured (need an HS secret, a public key PEM file or a JWKS file)"
     )]
@@ -91,6 +110,10 @@ pub enum AuthError {
     UnsupportedAlgorithm,
     #[error("token kid matches no configured key")]
     UnknownKid,
+    #[error("HS256/HS512 development token refused: public keys are configured")]
+    DevelopmentTokenRefused,
+    #[error("token audience does not contain the expected audience")]
+    WrongAudience,
     #[error("token lacks the {0} claim")]
     MissingClaim(&'static str),
     #[error("token has an invalid {0} claim")]
@@ -103,30 +126,47 @@ pub enum AuthError {
 #[derive(Clone)]
 pub struct Verifier {
     keys: Vec<KeyEntry>,
+    /// A secret was configured but is ignored because public keys are: HS tokens are refused.
+    development_tokens_refused: bool,
+    audience: Option<String>,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
             .field("keys", &self.keys)
+            .field(
+                "development_tokens_refused",
+                &self.development_tokens_refused,
+            )
+            .field("audience", &self.audience)
             .finish()
     }
 }
 
 impl Verifier {
+    /// Loads the configured keys. Logs a warning when a configured secret is ignored (see the
+    /// module docs) or is shorter than 32 bytes.
     pub fn new(config: &AuthConfig) -> Result<Self, AuthConfigError> {
         let mut keys = Vec::new();
+        let public_keys_configured =
+            !config.public_key_pem_files.is_empty() || config.jwks_file.is_some();
+        let mut development_tokens_refused = false;
 
         if let Some(secret) = &config.hs_secret {
             if secret.is_empty() {
                 return Err(AuthConfigError::EmptySecret);
             }
-            if secret.len() < 32 {
+            if public_keys_configured && !config.allow_development_tokens {
+                development_tokens_refused = true;
+            } else if secret.len() < 32 {
                 tracing::warn!(
                     "the HS256/HS512 development secret is shorter than 32 bytes; do not use it in production"
                 );
             }
-            keys.push(hmac_key(secret));
+            if !development_tokens_refused {
+                keys.push(hmac_key(secret));
+            }
         }
 
         for path in &config.public_key_pem_files {
@@ -140,7 +180,19 @@ impl Verifier {
         if keys.is_empty() {
             return Err(AuthConfigError::NoKeys);
         }
-        Ok(Self { keys })
+        if config.audience.as_deref() == Some("") {
+            return Err(AuthConfigError::EmptyAudience);
+        }
+        if development_tokens_refused {
+            tracing::warn!(
+                "public keys are configured, so the HS256/HS512 development secret is ignored and HS tokens are refused (--allow-development-tokens accepts them)"
+            );
+        }
+        Ok(Self {
+            keys,
+            development_tokens_refused,
+            audience: config.audience.clone(),
+        })
     }
 
     /// Verifies the value of an Authorization header ("Bearer <jwt>", scheme case-insensitive).
@@ -197,6 +249,9 @@ impl Verifier {
             Some(Value::String(kid)) => Some(kid.as_str()),
             Some(_) => return Err(AuthError::Malformed),
         };
+        if self.development_tokens_refused && alg.family() == AlgorithmFamily::Hmac {
+            return Err(AuthError::DevelopmentTokenRefused);
+        }
 
         let candidates = candidate_keys(&self.keys, alg, kid)?;
 
@@ -241,6 +296,9 @@ impl Verifier {
         let claims = claims.ok_or(AuthError::BadSignature)?;
 
         check_times(&claims, now)?;
+        if let Some(expected) = &self.audience {
+            check_audience(&claims, expected)?;
+        }
         identity_from_claims(&claims)
     }
 }
@@ -280,6 +338,27 @@ fn check_times(claims: &Map<String, Value>, now: DateTime<Utc>) -> Result<(), Au
         }
     }
     Ok(())
+}
+
+/// `aud` as a string or an array of strings (RFC 7519 §4.1.3), compared exactly with `expected`.
+fn check_audience(claims: &Map<String, Value>, expected: &str) -> Result<(), AuthError> {
+    let contains = match claims.get("aud") {
+        None | Some(Value::Null) => return Err(AuthError::MissingClaim("aud")),
+        Some(Value::String(aud)) => aud == expected,
+        Some(Value::Array(items)) => {
+            let mut found = false;
+            for item in items {
+                found |= item.as_str().ok_or(AuthError::InvalidClaim("aud"))? == expected;
+            }
+            found
+        }
+        Some(_) => return Err(AuthError::InvalidClaim("aud")),
+    };
+    if contains {
+        Ok(())
+    } else {
+        Err(AuthError::WrongAudience)
+    }
 }
 
 /// Unpadded base64url decoding (RFC 7515 §2).
