@@ -52,7 +52,8 @@ pub struct AuthConfig {
     /// A JWK set (`{"keys":[…]}`) holding RSA and/or P-256 public keys.
     pub jwks_file: Option<PathBuf>,
     /// Accept HS256/HS512 tokens signed with `hs_secret` although public keys are configured too.
-    /// Without public keys, HS tokens are accepted whatever this says.
+    /// Without public keys, HS tokens are accepted whatever this says; without a secret, it has no
+    /// effect.
     pub allow_development_tokens: bool,
     /// The audience a token's `aud` contains; `None` leaves `aud` unchecked.
     pub audience: Option<String>,
@@ -159,12 +160,12 @@ impl Verifier {
             }
             if public_keys_configured && !config.allow_development_tokens {
                 development_tokens_refused = true;
-            } else if secret.len() < 32 {
-                tracing::warn!(
-                    "the HS256/HS512 development secret is shorter than 32 bytes; do not use it in production"
-                );
-            }
-            if !development_tokens_refused {
+            } else {
+                if secret.len() < 32 {
+                    tracing::warn!(
+                        "the HS256/HS512 development secret is shorter than 32 bytes; do not use it in production"
+                    );
+                }
                 keys.push(hmac_key(secret));
             }
         }
