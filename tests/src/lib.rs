@@ -81,6 +81,8 @@ pub fn verifier() -> Verifier {
         hs_secret: Some(SECRET.to_owned()),
         public_key_pem_files: vec![format!("{fixtures}/test-rsa-public.pem").into()],
         jwks_file: Some(format!("{fixtures}/test-jwks.json").into()),
+        allow_development_tokens: true,
+        audience: None,
     })
     .expect("test keys load")
 }

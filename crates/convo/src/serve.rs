@@ -64,6 +64,19 @@ pub struct ServeArgs {
     /// JWKS file with public keys (`kid` honoured).
     #[arg(long, env = "CONVO_JWKS_FILE")]
     jwks_file: Option<PathBuf>,
+    /// Accept HS256/HS512 development tokens signed with the secret although public keys are
+    /// configured. Without it, the secret is then ignored and HS tokens get 401; with a secret
+    /// alone, HS tokens are accepted either way.
+    #[arg(
+        long,
+        env = "CONVO_ALLOW_DEVELOPMENT_TOKENS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_development_tokens: bool,
+    /// Expected audience: a staff token's `aud` (a string or an array) contains it, or the token
+    /// gets 401. Unset, `aud` is not checked.
+    #[arg(long, env = "CONVO_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -91,6 +104,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             hs_secret: args.jwt_secret.clone(),
             public_key_pem_files: args.jwt_public_key.clone(),
             jwks_file: args.jwks_file.clone(),
+            allow_development_tokens: args.allow_development_tokens,
+            audience: args.jwt_audience.clone(),
         })
         .context("loading token verification keys")?;
         let state = convo_api::AppState {
