@@ -213,6 +213,7 @@ async fn spawn_with(app: &TestApp, config: AuthConfig) -> String {
     tokio::spawn(convo_api::serve(
         listener,
         convo_api::router(state),
+        convo_api::ServerLimits::default(),
         std::future::pending(),
     ));
     base
