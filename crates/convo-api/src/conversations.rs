@@ -55,7 +55,7 @@ pub async fn update(
     };
     let depth = depth_from_full_client(params.full_client.as_deref());
     let request = update_request(
-        &uid,
+        uid.as_str(),
         &identity,
         changes,
         idempotency_key,
@@ -147,7 +147,7 @@ pub async fn show(
     let depth = depth_from_full_client(params.full_client.as_deref());
     let loaded = async {
         let mut conn = app.handler.pool().acquire().await?;
-        let target = store::resolve_route(&mut conn, &uid).await?;
+        let target = store::resolve_route(&mut conn, uid.as_str()).await?;
         store::load(&mut conn, &target).await
     }
     .await;

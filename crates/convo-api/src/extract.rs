@@ -11,15 +11,13 @@ use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH};
 use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::Utc;
-use convo_domain::Rejection;
+use convo_domain::{Rejection, Uid};
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::reply;
 
-/// Longest uid accepted; vcita uids are 16-32 characters of `[a-z0-9]`.
-const MAX_UID_LEN: usize = 64;
 /// Longest `Idempotency-Key` / `X-Correlation-Id` header accepted.
 pub const MAX_KEY_LEN: usize = 128;
 
@@ -46,11 +44,10 @@ impl FromRequestParts<AppState> for Identity {
     }
 }
 
-/// The `{id}` of the path, when it could be a conversation uid (`[A-Za-z0-9_-]`, 1-64
-/// characters); `None` otherwise (not UTF-8 either), which the handlers answer with "not found"
-/// at the point the spec puts it, without touching the database.
+/// The `{id}` of the path, when it is a [`Uid`]; `None` otherwise (not UTF-8 either), which the
+/// handlers answer with "not found" at the point the spec puts it, without touching the database.
 #[derive(Debug)]
-pub struct PathUid(pub Option<String>);
+pub struct PathUid(pub Option<Uid>);
 
 impl<S: Send + Sync> FromRequestParts<S> for PathUid {
     type Rejection = Infallible;
@@ -59,18 +56,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUid {
         let uid = Path::<String>::from_request_parts(parts, state)
             .await
             .ok()
-            .map(|Path(uid)| uid)
-            .filter(|uid| plausible_uid(uid));
+            .and_then(|Path(uid)| Uid::parse(&uid).ok());
         Ok(Self(uid))
     }
-}
-
-fn plausible_uid(uid: &str) -> bool {
-    !uid.is_empty()
-        && uid.len() <= MAX_UID_LEN
-        && uid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The query string as `T`; one that does not parse (a repeated parameter, say) is a 400.

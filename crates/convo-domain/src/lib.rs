@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod rejection;
 pub mod render;
 pub mod state;
+pub mod uid;
 pub mod validate;
 pub mod wire;
 
@@ -26,3 +27,4 @@ pub use event::{Event, EventBody};
 pub use outcome::Outcome;
 pub use rejection::{FieldError, Rejection};
 pub use state::Conversation;
+pub use uid::Uid;

@@ -61,13 +61,9 @@ fn str_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> 
     claims.get(name).and_then(Value::as_str).map(str::trim)
 }
 
-/// A plausible uid: non-empty, bounded, no whitespace, control characters or separators.
+/// A staff or business uid follows the one uid rule ([`convo_domain::Uid`]).
 fn valid_uid(uid: &str) -> bool {
-    !uid.is_empty()
-        && uid.len() <= 255
-        && !uid
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ':' | ';' | ','))
+    convo_domain::Uid::parse(uid).is_ok()
 }
 
 /// `iss` in vcita's `"<uid>:<type>"` form, as `(uid, type)`; `None` for other issuers (e.g. URLs).
