@@ -12,3 +12,4 @@ mod read_models;
 mod relay;
 mod rendering;
 mod schemas;
+mod sizes;
