@@ -8,6 +8,8 @@ pub mod schemas;
 
 pub mod kafka;
 
+pub mod outage;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -94,6 +96,11 @@ impl TestApp {
     /// Another app instance (its own pool) on an existing database.
     pub async fn spawn_on(db: TestDb, pool_size: u32) -> Self {
         let pool = db.pool(pool_size).await;
+        Self::spawn_with(db, pool).await
+    }
+
+    /// An app instance on `pool` (which may reach `db` another way, or not at all).
+    pub async fn spawn_with(db: TestDb, pool: PgPool) -> Self {
         let state = convo_api::AppState {
             handler: CommandHandler::new(pool.clone()),
             verifier: Arc::new(verifier()),

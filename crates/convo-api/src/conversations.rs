@@ -81,7 +81,7 @@ pub async fn update(
         .await;
     match result {
         Ok(handled) => reply::send(handled.reply),
-        Err(e) => reply::internal(&e),
+        Err(e) => reply::store_error(&e),
     }
 }
 
@@ -164,7 +164,7 @@ pub async fn show(
             })
         }
         Ok(_) => reply::rejection(&Rejection::NotFound),
-        Err(e) => reply::internal(&e),
+        Err(e) => reply::store_error(&e),
     }
 }
 
@@ -223,7 +223,7 @@ pub async fn list(
             status: 200,
             body: serde_json::json!({"status": "OK", "data": {"conversations": conversations}}),
         }),
-        Err(e) => reply::internal(&e),
+        Err(e) => reply::store_error(&e.into()),
     }
 }
 
