@@ -134,7 +134,7 @@ pub async fn check(config: &KafkaConfig) -> Result<Vec<Difference>, KafkaError> 
             .map_err(KafkaError::AdminOp)?;
         for (key, want) in settings.iter() {
             let found = resource.get(key).and_then(|e| e.value.clone());
-            if found.as_deref() != Some(want) {
+            if found.as_deref() != Some(*want) {
                 differences.push(differ(key, (*want).to_owned(), found));
             }
         }

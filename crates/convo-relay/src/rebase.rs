@@ -52,6 +52,10 @@ pub enum RebaseError {
 /// and locks the events table against writers for the one transaction.
 pub async fn rebase(database_url: &str) -> Result<Vec<Rebased>, RebaseError> {
     let mut conn = PgConnection::connect(database_url).await?;
+    // Checked first without waiting for the lock, which a healthy leader never releases.
+    if !any_moved(&mut conn).await? {
+        return Err(RebaseError::NotNeeded);
+    }
     sqlx::query("SET lock_timeout = '60s'")
         .execute(&mut conn)
         .await?;
@@ -111,4 +115,17 @@ pub async fn rebase(database_url: &str) -> Result<Vec<Rebased>, RebaseError> {
     }
     tx.commit().await?;
     Ok(rebased)
+}
+
+/// Whether a stored position belongs to another cluster (or is ahead of this one).
+async fn any_moved(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT FROM relay_positions r, pg_control_system() here
+               WHERE r.system_identifier IS DISTINCT FROM here.system_identifier
+                  OR r.tx_id >= pg_snapshot_xmax(pg_current_snapshot())
+           ) AS "moved!""#
+    )
+    .fetch_one(conn)
+    .await
 }

@@ -2,6 +2,7 @@
 //! runs it ([`RelayStatus`]), and in `relay_positions` for every other process ([`StoredRelay`]).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
@@ -144,13 +145,13 @@ pub async fn stored<'e>(db: impl PgExecutor<'e>) -> Result<Vec<StoredRelay>, sql
 /// Logs a failure that repeats at most once per interval, with how many were left out.
 #[derive(Debug)]
 pub(crate) struct LogThrottle {
-    interval: std::time::Duration,
-    last: Option<(tokio::time::Instant, String)>,
+    interval: Duration,
+    last: Option<(Instant, String)>,
     suppressed: u32,
 }
 
 impl LogThrottle {
-    pub(crate) fn new(interval: std::time::Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Self {
             interval,
             last: None,
@@ -158,20 +159,26 @@ impl LogThrottle {
         }
     }
 
-    /// `Some(left out since the last line)` when `message` should be logged now: it differs
-    /// from the last one logged, or the interval has passed.
+    /// `Some(repeats left out since it was last logged)` when `message` should be logged now:
+    /// it differs from the last one logged, or the interval has passed.
     pub(crate) fn admit(&mut self, message: &str) -> Option<u32> {
-        let now = tokio::time::Instant::now();
-        let due = match &self.last {
-            Some((at, last)) => last != message || now.duration_since(*at) >= self.interval,
-            None => true,
+        self.admit_at(message, Instant::now())
+    }
+
+    fn admit_at(&mut self, message: &str, now: Instant) -> Option<u32> {
+        let (due, left_out) = match &self.last {
+            Some((at, last)) if last == message => {
+                (now.duration_since(*at) >= self.interval, self.suppressed)
+            }
+            _ => (true, 0),
         };
         if !due {
             self.suppressed += 1;
             return None;
         }
         self.last = Some((now, message.to_owned()));
-        Some(std::mem::take(&mut self.suppressed))
+        self.suppressed = 0;
+        Some(left_out)
     }
 
     /// The failures are over: the next one is logged at once.
@@ -185,25 +192,19 @@ impl LogThrottle {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_repeating_failure_is_logged_once_per_interval() {
-        let mut throttle = LogThrottle::new(std::time::Duration::from_secs(30));
-        assert_eq!(throttle.admit("refused"), Some(0));
-        for _ in 0..40 {
-            tokio::time::advance(std::time::Duration::from_millis(700)).await;
-            let _ = throttle.admit("refused");
-        }
-        // 28 s: nothing more; at 30 s: one line, counting the 42 left out.
-        let mut logged = 0;
-        for _ in 0..5 {
-            tokio::time::advance(std::time::Duration::from_millis(700)).await;
-            if let Some(left_out) = throttle.admit("refused") {
-                logged += 1;
-                assert!(left_out >= 40, "{left_out}");
-            }
-        }
-        assert_eq!(logged, 1);
-        assert_eq!(throttle.admit("another failure"), Some(0));
+    #[test]
+    fn a_repeating_failure_is_logged_once_per_interval() {
+        let mut throttle = LogThrottle::new(Duration::from_secs(30));
+        let start = Instant::now();
+        // A retry every 0.7 s for a minute: the first is logged, then one line per 30 s.
+        let logged: Vec<(u64, u32)> = (0..86)
+            .filter_map(|i| {
+                let at = start + Duration::from_millis(700 * i);
+                throttle.admit_at("refused", at).map(|left_out| (i, left_out))
+            })
+            .collect();
+        assert_eq!(logged, [(0, 0), (43, 42)]);
+        assert_eq!(throttle.admit_at("another failure", start), Some(0));
     }
 
     #[test]
