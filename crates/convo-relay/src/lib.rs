@@ -120,6 +120,17 @@ pub enum RelayError {
     Moved(String),
 }
 
+impl RelayError {
+    /// What makes two failures "the same" for logging: the guard's message names transaction
+    /// ids that move on, so it counts as one.
+    fn repeat_key(&self) -> String {
+        match self {
+            Self::Moved(_) => "moved".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Runs until `shutdown`: waits to lead, then publishes. Failures (database or broker) end the
 /// leadership term; the relay pauses (longer with each failure in a row), then stands for leader
 /// again with a fresh connection and producer. The function returns only on shutdown.
@@ -145,7 +156,7 @@ pub async fn run(config: RelayConfig, kafka: KafkaConfig, shutdown: Cancellation
 
 /// Logs a failure, a repeating one once per `log_interval`.
 fn report(config: &RelayConfig, error: &RelayError, throttle: &mut LogThrottle) {
-    let Some(left_out) = throttle.admit(&error.to_string()) else {
+    let Some(left_out) = throttle.admit(&error.repeat_key()) else {
         return;
     };
     match (error, config.status.get().stalled) {
