@@ -264,9 +264,10 @@ async fn stalled(config: &RelayConfig, conn: &mut PgConnection, error: &RelayErr
         RelayError::Moved(reason) => config.status.stall(None, reason.clone()),
         _ => return,
     };
+    let reason = stall.to_string();
     let stored = timed(
         config.query_timeout,
-        outbox::mark_stalled(conn, &config.name, &stall.to_string()),
+        outbox::mark_stalled(conn, &config.name, &reason),
     );
     if let Err(e) = stored.await {
         tracing::debug!(error = %e, "cannot record the stall in the database");
