@@ -83,9 +83,11 @@ async fn a_refused_record_stalls_the_relay_in_order_until_the_limit_is_raised() 
     let event = stall.event.clone().expect("the stall names its event");
     assert_eq!((event.conversation_uid.as_str(), event.version), (first, 3));
     assert!(event.bytes > 300_000, "{stall}");
-    let row = stored_relay(&app).await;
-    assert!(row.stalled_since.is_some());
-    let reason = row.stalled_reason.expect("a reason for other processes");
+    eventually(Duration::from_secs(10), "the stall is stored", || async {
+        stored_relay(&app).await.stalled_since.is_some()
+    })
+    .await;
+    let reason = stored_relay(&app).await.stalled_reason.expect("a reason for other processes");
     assert!(reason.contains(&event.event_id.to_string()), "{reason}");
 
     // Only what came before the refused event is on the topic: nothing overtakes it.
@@ -164,8 +166,11 @@ async fn a_position_from_another_cluster_stops_the_relay_until_rebased() {
     .await;
     let reason = status.get().stalled.unwrap().reason;
     assert!(reason.contains(convo_relay::REBASE_COMMAND), "{reason}");
-    let row = stored_relay(&app).await;
-    assert!(row.stalled_reason.unwrap().contains(convo_relay::REBASE_COMMAND));
+    eventually(Duration::from_secs(10), "the guard's stop is stored", || async {
+        let reason = stored_relay(&app).await.stalled_reason.unwrap_or_default();
+        reason.contains(convo_relay::REBASE_COMMAND)
+    })
+    .await;
     assert!(drain_for(&events, Duration::from_secs(2)).await.is_empty());
 
     let rebased = convo_relay::rebase(&app.database_url()).await.unwrap();

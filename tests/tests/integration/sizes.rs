@@ -80,8 +80,8 @@ async fn an_oversized_update_stores_nothing_over_http_or_kafka() {
         }))
         .await;
     assert_too_large(&outcome);
-    // Only the refused command's outcome (kept for its retries) is new.
-    assert_eq!(app.stored_rows().await, before + 1);
+    // Refused before it reached the store (like an invalid body): not even an outcome row.
+    assert_eq!(app.stored_rows().await, before);
     assert_eq!(app.version(uid).await, 2);
 }
 
