@@ -278,3 +278,65 @@ async fn the_leader_lock_is_a_key_space_apart_from_conversation_locks() {
     assert_eq!(forms, [1, 2], "one bigint-form lock, one two-int4-form lock");
     relay.stop().await;
 }
+
+/// A leader cut off from the database (its queries go unanswered) gives up within its query
+/// timeout instead of hanging, and a standby takes over once the server ends the old session.
+/// (The server-side keepalives, which end a session whose client vanished without closing it,
+/// need a real network fault to test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_cut_off_from_the_database_gives_way_to_a_standby() {
+    let app = TestApp::spawn().await;
+    let kafka = unique_config(&convo_tests::kafka::brokers());
+    create_topics(&kafka).await;
+    let uid = "cutoffleader0001";
+    app.start(uid).await;
+    let server = format!("{}:{}", app.db.options.get_host(), app.db.options.get_port());
+    let server = tokio::net::lookup_host(server).await.unwrap().next().unwrap();
+    let proxy = convo_tests::outage::Proxy::start(server).await;
+    let through_proxy = app.database_url().replace(
+        &format!(":{}/", server.port()),
+        &format!(":{}/", proxy.addr.port()),
+    );
+    assert_ne!(through_proxy, app.database_url());
+
+    let leader_status = RelayStatus::default();
+    let leader = start_relay_with(
+        convo_relay::RelayConfig {
+            database_url: through_proxy,
+            query_timeout: Duration::from_secs(2),
+            status: leader_status.clone(),
+            ..relay_config(&app)
+        },
+        &kafka,
+    );
+    let events = consumer(&kafka, &kafka.topics.events);
+    collect_until(&events, Duration::from_secs(30), |r| r.len() >= 2).await;
+    let standby_status = RelayStatus::default();
+    let standby = start_relay_with(
+        convo_relay::RelayConfig {
+            status: standby_status.clone(),
+            ..relay_config(&app)
+        },
+        &kafka,
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(leader_status.get().leader && !standby_status.get().leader);
+
+    proxy.freeze();
+    let cut_at = std::time::Instant::now();
+    app.put_ok(uid, json!({"archived": true})).await;
+    let after = collect_until(&events, Duration::from_secs(30), |r| {
+        r.iter().any(|m| identity(m).1 == 3)
+    })
+    .await;
+    assert!(!after.is_empty());
+    assert!(
+        cut_at.elapsed() < Duration::from_secs(10),
+        "taken over after {:?}",
+        cut_at.elapsed()
+    );
+    assert!(standby_status.get().leader);
+    assert!(!leader_status.get().leader);
+    leader.stop().await;
+    standby.stop().await;
+}
