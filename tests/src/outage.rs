@@ -68,8 +68,16 @@ impl Proxy {
                 let (client_read, client_write) = client.into_split();
                 let (server_read, server_write) = server.into_split();
                 let mut tasks = tasks.lock().expect("tasks");
-                tasks.push(tokio::spawn(pipe(client_read, server_write, frozen.clone())));
-                tasks.push(tokio::spawn(pipe(server_read, client_write, frozen.clone())));
+                tasks.push(tokio::spawn(pipe(
+                    client_read,
+                    server_write,
+                    frozen.clone(),
+                )));
+                tasks.push(tokio::spawn(pipe(
+                    server_read,
+                    client_write,
+                    frozen.clone(),
+                )));
             }
         });
         self.tasks.lock().expect("tasks").push(accept);

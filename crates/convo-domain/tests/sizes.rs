@@ -59,7 +59,10 @@ fn a_message_just_under_the_limit_is_accepted() {
 #[test]
 fn encoded_len_is_the_compact_json_size() {
     let event = started();
-    assert_eq!(event.encoded_len(), serde_json::to_vec(&event).unwrap().len());
+    assert_eq!(
+        event.encoded_len(),
+        serde_json::to_vec(&event).unwrap().len()
+    );
 }
 
 /// The other commands cannot reach the limit: their events carry only ids (at most
@@ -70,7 +73,9 @@ fn the_other_events_are_bounded_far_below_the_limit() {
     let id = "x".repeat(MAX_ID_LEN * 4);
     let text = "x".repeat(5000 * 4);
     for body in [
-        EventBody::MergedInto { target_uid: id.clone() },
+        EventBody::MergedInto {
+            target_uid: id.clone(),
+        },
         EventBody::MergedFrom {
             source_uid: id.clone(),
             message_count: u64::MAX,

@@ -94,7 +94,10 @@ pub struct Difference {
 
 impl std::fmt::Display for Difference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let found = self.found.as_deref().unwrap_or("not set (the broker's default)");
+        let found = self
+            .found
+            .as_deref()
+            .unwrap_or("not set (the broker's default)");
         write!(
             f,
             "{}: {} is {found}, want {}",
@@ -116,7 +119,11 @@ pub async fn check(config: &KafkaConfig) -> Result<Vec<Difference>, KafkaError> 
             want,
             found,
         };
-        let Some(count) = partitions.iter().find(|(name, _)| name == topic).map(|p| p.1) else {
+        let Some(count) = partitions
+            .iter()
+            .find(|(name, _)| name == topic)
+            .map(|p| p.1)
+        else {
             differences.push(differ("topic", "present".into(), Some("missing".into())));
             continue;
         };
@@ -145,11 +152,10 @@ pub async fn check(config: &KafkaConfig) -> Result<Vec<Difference>, KafkaError> 
 /// `(topic, partition count)` of every existing topic.
 async fn partition_counts(config: &KafkaConfig) -> Result<Vec<(String, i32)>, KafkaError> {
     let client: BaseConsumer<LogContext> = config.base_config().create_with_context(LogContext)?;
-    let metadata = tokio::task::spawn_blocking(move || {
-        client.fetch_metadata(None, Duration::from_secs(10))
-    })
-    .await
-    .map_err(|_| KafkaError::Canceled)??;
+    let metadata =
+        tokio::task::spawn_blocking(move || client.fetch_metadata(None, Duration::from_secs(10)))
+            .await
+            .map_err(|_| KafkaError::Canceled)??;
     Ok(metadata
         .topics()
         .iter()

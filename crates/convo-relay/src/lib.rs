@@ -148,7 +148,9 @@ pub async fn run(config: RelayConfig, kafka: KafkaConfig, shutdown: Cancellation
         let Err(e) = result else { continue };
         failures += 1;
         report(&config, &e, &mut throttle);
-        let wait = config.retry_wait.saturating_mul(1 << (failures.min(16) - 1));
+        let wait = config
+            .retry_wait
+            .saturating_mul(1 << (failures.min(16) - 1));
         sleep_or_shutdown(wait.min(config.max_retry_wait), &shutdown).await;
     }
     tracing::info!("relay stopped");
@@ -169,7 +171,9 @@ fn report(config: &RelayConfig, error: &RelayError, throttle: &mut LogThrottle) 
         (RelayError::Moved(reason), _) => tracing::error!(
             relay = %config.name, repeats_not_logged = left_out, "relay stopped by the cluster guard: {reason}"
         ),
-        _ => tracing::warn!(relay = %config.name, error = %error, repeats_not_logged = left_out, "relay interrupted; retrying"),
+        _ => {
+            tracing::warn!(relay = %config.name, error = %error, repeats_not_logged = left_out, "relay interrupted; retrying")
+        }
     }
 }
 
@@ -258,9 +262,9 @@ async fn publish_term(
 /// processes, in the relay's row. Other failures (an outage) are not stalls of the relay itself.
 async fn stalled(config: &RelayConfig, conn: &mut PgConnection, error: &RelayError) {
     let stall = match error {
-        RelayError::Undelivered { event, error } => config
-            .status
-            .stall(Some(event.clone()), error.to_string()),
+        RelayError::Undelivered { event, error } => {
+            config.status.stall(Some(event.clone()), error.to_string())
+        }
         RelayError::Moved(reason) => config.status.stall(None, reason.clone()),
         _ => return,
     };

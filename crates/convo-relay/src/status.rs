@@ -200,7 +200,9 @@ mod tests {
         let logged: Vec<(u64, u32)> = (0..86)
             .filter_map(|i| {
                 let at = start + Duration::from_millis(700 * i);
-                throttle.admit_at("refused", at).map(|left_out| (i, left_out))
+                throttle
+                    .admit_at("refused", at)
+                    .map(|left_out| (i, left_out))
             })
             .collect();
         assert_eq!(logged, [(0, 0), (43, 42)]);

@@ -241,7 +241,10 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
                 println!("the topics match what the service needs");
                 return Ok(());
             }
-            anyhow::bail!("{} differences from what the service needs", differences.len())
+            anyhow::bail!(
+                "{} differences from what the service needs",
+                differences.len()
+            )
         }
         Cmd::Relay {
             action: RelayCmd::Rebase { database_url },

@@ -14,7 +14,11 @@ async fn assert_unavailable(app: &TestApp, uid: &str) {
     let response = app
         .client
         .put(app.url(uid))
-        .bearer_auth(convo_tests::token(convo_tests::STAFF, convo_tests::BUSINESS, "all"))
+        .bearer_auth(convo_tests::token(
+            convo_tests::STAFF,
+            convo_tests::BUSINESS,
+            "all",
+        ))
         .json(&json!({"archived": true}))
         .timeout(Duration::from_secs(30))
         .send()
@@ -23,7 +27,10 @@ async fn assert_unavailable(app: &TestApp, uid: &str) {
     let elapsed = started.elapsed();
     assert_eq!(response.status().as_u16(), 503);
     assert_eq!(
-        response.headers().get("retry-after").map(|v| v.to_str().unwrap()),
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
         Some("2")
     );
     let body: Value = response.json().await.unwrap();
@@ -51,7 +58,11 @@ async fn a_database_that_never_answers_gets_a_fast_503() {
 async fn requests_during_an_outage_get_a_fast_503_and_succeed_after_it() {
     let db = TestDb::new().await;
     let target = format!("{}:{}", db.options.get_host(), db.options.get_port());
-    let target = tokio::net::lookup_host(target).await.unwrap().next().unwrap();
+    let target = tokio::net::lookup_host(target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
     let mut proxy = Proxy::start(target).await;
     let pool = convo_store::pool_options(4)
         .connect_with(db.options.clone().host("127.0.0.1").port(proxy.addr.port()))
@@ -68,5 +79,9 @@ async fn requests_during_an_outage_get_a_fast_503_and_succeed_after_it() {
     proxy.restore();
     let response = app.put_ok(uid, json!({"archived": true})).await;
     assert_eq!(response["archived"], true);
-    assert_eq!(app.version(uid).await, 3, "the refused requests stored nothing");
+    assert_eq!(
+        app.version(uid).await,
+        3,
+        "the refused requests stored nothing"
+    );
 }

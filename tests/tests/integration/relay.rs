@@ -37,7 +37,10 @@ pub(crate) fn identity(message: &OwnedMessage) -> (String, u64) {
 
 /// Checks what was consumed: nothing missing, nothing unknown, and each conversation's
 /// versions arriving in order (a redelivered duplicate may repeat an earlier one).
-pub(crate) fn assert_complete_and_ordered(consumed: &[OwnedMessage], expected: &BTreeSet<(String, u64)>) {
+pub(crate) fn assert_complete_and_ordered(
+    consumed: &[OwnedMessage],
+    expected: &BTreeSet<(String, u64)>,
+) {
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for message in consumed {

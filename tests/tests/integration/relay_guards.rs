@@ -20,7 +20,9 @@ use crate::relay::{assert_complete_and_ordered, identity, stored};
 
 async fn stored_relay(app: &TestApp) -> StoredRelay {
     let rows = convo_relay::status::stored(&app.pool).await.unwrap();
-    rows.into_iter().find(|r| r.relay == "events").expect("the relay's row")
+    rows.into_iter()
+        .find(|r| r.relay == "events")
+        .expect("the relay's row")
 }
 
 /// Appends a message event of `bytes` text to `uid` directly (as an older build without the
@@ -87,7 +89,10 @@ async fn a_refused_record_stalls_the_relay_in_order_until_the_limit_is_raised() 
         stored_relay(&app).await.stalled_since.is_some()
     })
     .await;
-    let reason = stored_relay(&app).await.stalled_reason.expect("a reason for other processes");
+    let reason = stored_relay(&app)
+        .await
+        .stalled_reason
+        .expect("a reason for other processes");
     assert!(reason.contains(&event.event_id.to_string()), "{reason}");
 
     // Only what came before the refused event is on the topic: nothing overtakes it.
@@ -166,10 +171,14 @@ async fn a_position_from_another_cluster_stops_the_relay_until_rebased() {
     .await;
     let reason = status.get().stalled.unwrap().reason;
     assert!(reason.contains(convo_relay::REBASE_COMMAND), "{reason}");
-    eventually(Duration::from_secs(10), "the guard's stop is stored", || async {
-        let reason = stored_relay(&app).await.stalled_reason.unwrap_or_default();
-        reason.contains(convo_relay::REBASE_COMMAND)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the guard's stop is stored",
+        || async {
+            let reason = stored_relay(&app).await.stalled_reason.unwrap_or_default();
+            reason.contains(convo_relay::REBASE_COMMAND)
+        },
+    )
     .await;
     assert!(drain_for(&events, Duration::from_secs(2)).await.is_empty());
 
@@ -275,7 +284,11 @@ async fn the_leader_lock_is_a_key_space_apart_from_conversation_locks() {
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(forms, [1, 2], "one bigint-form lock, one two-int4-form lock");
+    assert_eq!(
+        forms,
+        [1, 2],
+        "one bigint-form lock, one two-int4-form lock"
+    );
     relay.stop().await;
 }
 
@@ -290,8 +303,16 @@ async fn a_leader_cut_off_from_the_database_gives_way_to_a_standby() {
     create_topics(&kafka).await;
     let uid = "cutoffleader0001";
     app.start(uid).await;
-    let server = format!("{}:{}", app.db.options.get_host(), app.db.options.get_port());
-    let server = tokio::net::lookup_host(server).await.unwrap().next().unwrap();
+    let server = format!(
+        "{}:{}",
+        app.db.options.get_host(),
+        app.db.options.get_port()
+    );
+    let server = tokio::net::lookup_host(server)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
     let proxy = convo_tests::outage::Proxy::start(server).await;
     let through_proxy = app.database_url().replace(
         &format!(":{}/", server.port()),

@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 fn assert_too_large(outcome: &Value) {
     assert_eq!(outcome["status"], "rejected", "{outcome:.300}");
     assert_eq!(outcome["http_status"], 413, "{outcome:.300}");
-    assert_eq!(outcome["errors"][0]["code"], "bad_request", "{outcome:.300}");
+    assert_eq!(
+        outcome["errors"][0]["code"], "bad_request",
+        "{outcome:.300}"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +65,8 @@ async fn an_oversized_update_stores_nothing_over_http_or_kafka() {
     let before = app.stored_rows().await;
 
     // Over the 64 KiB body cap (a larger body is cut off while it is being sent).
-    let body = json!({"archived": true, "follow_up": true, "follow_up_message": "x".repeat(100_000)});
+    let body =
+        json!({"archived": true, "follow_up": true, "follow_up_message": "x".repeat(100_000)});
     let (status, response) = send(
         app.client
             .put(app.url(uid))

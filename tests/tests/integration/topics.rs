@@ -20,7 +20,8 @@ async fn topics_created_by_ensure_pass_the_check() {
 async fn a_topic_created_otherwise_is_reported() {
     let kafka = unique_config(&brokers());
     // The events topic exists already, made by hand: 2 partitions, a week's retention.
-    let admin: AdminClient<LogContext> = kafka.base_config().create_with_context(LogContext).unwrap();
+    let admin: AdminClient<LogContext> =
+        kafka.base_config().create_with_context(LogContext).unwrap();
     let events = NewTopic::new(&kafka.topics.events, 2, TopicReplication::Fixed(1))
         .set("retention.ms", "604800000");
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
@@ -41,7 +42,10 @@ async fn a_topic_created_otherwise_is_reported() {
         found.iter().all(|(topic, _)| *topic == events),
         "only the hand-made topic differs: {differences:?}"
     );
-    let retention = differences.iter().find(|d| d.what == "retention.ms").unwrap();
+    let retention = differences
+        .iter()
+        .find(|d| d.what == "retention.ms")
+        .unwrap();
     assert_eq!(retention.want, "-1");
     assert_eq!(retention.found.as_deref(), Some("604800000"));
     assert_eq!(
