@@ -94,6 +94,9 @@ pub struct Difference {
 
 impl std::fmt::Display for Difference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.what == "topic" {
+            return write!(f, "{}: does not exist", self.topic);
+        }
         let found = self
             .found
             .as_deref()

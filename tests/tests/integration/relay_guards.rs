@@ -120,9 +120,11 @@ async fn a_refused_record_stalls_the_relay_in_order_until_the_limit_is_raised() 
     consumed.extend(after);
     assert_complete_and_ordered(&consumed, &all);
     // The relay records the acknowledgement just after consumers may see the records.
-    eventually(Duration::from_secs(10), "the position is stored", || async {
-        stored_relay(&app).await.published == all.len() as i64
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the position is stored",
+        || async { stored_relay(&app).await.published == all.len() as i64 },
+    )
     .await;
     assert!(!raised_status.is_stalled());
     assert!(raised_status.get().last_published_at.is_some());

@@ -60,4 +60,8 @@ async fn missing_topics_are_reported() {
     let differences = check(&kafka).await.unwrap();
     assert_eq!(differences.len(), 4, "{differences:?}");
     assert!(differences.iter().all(|d| d.what == "topic"));
+    assert_eq!(
+        differences[0].to_string(),
+        format!("{}: does not exist", kafka.topics.events)
+    );
 }
