@@ -72,14 +72,20 @@ where
 }
 
 /// Fast retries, so tests recover from outages quickly.
-fn relay_config(app: &TestApp) -> convo_relay::RelayConfig {
+pub fn relay_config(app: &TestApp) -> convo_relay::RelayConfig {
     let mut config = convo_relay::RelayConfig::new(app.database_url());
     config.retry_wait = Duration::from_millis(200);
+    config.max_retry_wait = Duration::from_secs(1);
     config
 }
 
 pub fn start_relay(app: &TestApp, kafka: &KafkaConfig) -> Running {
-    let (config, kafka) = (relay_config(app), kafka.clone());
+    start_relay_with(relay_config(app), kafka)
+}
+
+/// A relay with `config` (keep a clone of `config.status` to watch it).
+pub fn start_relay_with(config: convo_relay::RelayConfig, kafka: &KafkaConfig) -> Running {
+    let kafka = kafka.clone();
     spawn(|stop| convo_relay::run(config, kafka, stop))
 }
 

@@ -8,6 +8,8 @@ pub mod schemas;
 
 pub mod kafka;
 
+pub mod outage;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -94,17 +96,24 @@ impl TestApp {
     }
 
     /// A fresh database and one app instance on it, with the server limits given.
-    pub async fn spawn_with(limits: convo_api::ServerLimits) -> Self {
-        Self::spawn_limited(TestDb::new().await, 8, limits).await
+    pub async fn spawn_limited(limits: convo_api::ServerLimits) -> Self {
+        let db = TestDb::new().await;
+        let pool = db.pool(8).await;
+        Self::serve(db, pool, limits).await
     }
 
     /// Another app instance (its own pool) on an existing database.
     pub async fn spawn_on(db: TestDb, pool_size: u32) -> Self {
-        Self::spawn_limited(db, pool_size, convo_api::ServerLimits::default()).await
+        let pool = db.pool(pool_size).await;
+        Self::spawn_with(db, pool).await
     }
 
-    async fn spawn_limited(db: TestDb, pool_size: u32, limits: convo_api::ServerLimits) -> Self {
-        let pool = db.pool(pool_size).await;
+    /// An app instance on `pool` (which may reach `db` another way, or not at all).
+    pub async fn spawn_with(db: TestDb, pool: PgPool) -> Self {
+        Self::serve(db, pool, convo_api::ServerLimits::default()).await
+    }
+
+    async fn serve(db: TestDb, pool: PgPool, limits: convo_api::ServerLimits) -> Self {
         let state = convo_api::AppState {
             handler: CommandHandler::new(pool.clone()),
             verifier: Arc::new(verifier()),

@@ -80,7 +80,7 @@ pub async fn update(
         .await;
     match result {
         Ok(answer) => reply::send(answer),
-        Err(e) => reply::internal(&e),
+        Err(e) => reply::store_error(&e),
     }
 }
 
@@ -159,7 +159,7 @@ pub async fn show(
             })
         }
         Ok(_) => reply::rejection(&Rejection::NotFound),
-        Err(e) => reply::internal(&e),
+        Err(e) => reply::store_error(&e),
     }
 }
 
@@ -214,7 +214,7 @@ pub async fn list(
             status: 200,
             body: serde_json::json!({"status": "OK", "data": {"conversations": conversations}}),
         }),
-        Err(e) => reply::internal(&e),
+        Err(e) => reply::store_error(&e.into()),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Turning outcomes into HTTP responses in vcita's shapes.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use convo_domain::Rejection;
 use convo_store::Reply;
@@ -55,6 +56,27 @@ pub fn internal(error_text: &dyn std::fmt::Display) -> Response {
         json!({"code": "internal_error", "message": "Internal server error"}),
     )
 }
+
+/// A failure of the store: 503 with `Retry-After` when the database is unreachable (the request
+/// may succeed later, and nothing was stored), else 500.
+pub fn store_error(failure: &convo_store::StoreError) -> Response {
+    if !failure.is_unavailable() {
+        return internal(failure);
+    }
+    tracing::warn!(error = %failure, "database unavailable");
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"code": "service_unavailable",
+               "message": "The service is temporarily unavailable. Please retry shortly."}),
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// What a 503 asks the caller to wait, in seconds.
+const RETRY_AFTER_SECONDS: &str = "2";
 
 pub fn rejection(rejection: &Rejection) -> Response {
     let reply = Reply {

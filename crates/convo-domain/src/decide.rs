@@ -3,14 +3,35 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::command::{Action, Command, RecordMessage, StartConversation, UpdateChanges};
-use crate::event::{AttributeChanges, Change, Event, EventBody};
+use crate::event::{AttributeChanges, Change, Event, EventBody, MAX_EVENT_BYTES};
 use crate::follow_up_date::{MAX_LEN, parse_follow_up_date};
 use crate::rejection::Rejection;
 use crate::state::{Conversation, Lifecycle};
 
 /// Decides what `command` does to `state`: the events to append (possibly none: an update that
-/// changes nothing emits nothing), or why it is refused. A refusal emits nothing.
+/// changes nothing emits nothing), or why it is refused. A refusal emits nothing. Every command
+/// type is held to [`MAX_EVENT_BYTES`] here, the one place all of them pass.
 pub fn decide(state: &Conversation, command: &Command) -> Result<Vec<Event>, Rejection> {
+    let events = decide_action(state, command)?;
+    within_size_limit(&events)?;
+    Ok(events)
+}
+
+/// Refuses events that would not fit in a broker record (see [`MAX_EVENT_BYTES`]).
+fn within_size_limit(events: &[Event]) -> Result<(), Rejection> {
+    for event in events {
+        let bytes = event.encoded_len();
+        if bytes > MAX_EVENT_BYTES {
+            return Err(Rejection::EventTooLarge {
+                event_type: event.type_name().to_owned(),
+                bytes,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn decide_action(state: &Conversation, command: &Command) -> Result<Vec<Event>, Rejection> {
     match &command.action {
         Action::Start(start) => decide_start(state, command, start),
         Action::MergeInto { target_uid } => {

@@ -14,6 +14,16 @@ use crate::state::{ClientInfo, Source, StaffRef};
 /// Payload schema version, stored beside each event. Additive changes keep it.
 pub const SCHEMA_VERSION: i32 = 1;
 
+/// Largest event payload accepted, in bytes of compact JSON: 512 KiB. A command whose events
+/// would be larger is refused ([`crate::Rejection::EventTooLarge`], HTTP 413) and stores nothing.
+///
+/// Why this figure: the relay publishes each event as one Kafka record, and brokers refuse
+/// records over their `message.max.bytes` (1 MB by default on Apache Kafka; librdkafka's own
+/// client-side default is 1,000,000 bytes). The stored payload is `jsonb`, whose text form adds
+/// at most one space per separator (at worst 1.5 times the compact size: 768 KiB), and the
+/// CloudEvents headers add under 1 KiB: the record stays under 1,000,000 bytes.
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub at: DateTime<Utc>,
@@ -30,6 +40,30 @@ impl Event {
     /// The event's type name, as stored and as the CloudEvents `ce_type` suffix.
     pub fn type_name(&self) -> &'static str {
         self.body.type_name()
+    }
+
+    /// Size of the payload as compact JSON, counted without building it.
+    pub fn encoded_len(&self) -> usize {
+        let mut counter = ByteCounter(0);
+        match serde_json::to_writer(&mut counter, self) {
+            Ok(()) => counter.0,
+            // Events always serialize (string keys only); an error would be a bug: refuse.
+            Err(_) => usize::MAX,
+        }
+    }
+}
+
+/// A writer that only counts.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -32,6 +32,11 @@ pub enum Rejection {
     /// The body is larger than [`crate::validate::MAX_BODY_BYTES`]. HTTP 413 `bad_request`.
     #[error("request body too large")]
     TooLarge,
+    /// An event the command would store is larger than [`crate::event::MAX_EVENT_BYTES`] (a huge
+    /// message text or client record). HTTP 413 `bad_request`; a `rejected` outcome with
+    /// `http_status` 413 for upstream commands. Nothing is stored.
+    #[error("the {event_type} event would be {bytes} bytes, over the event size limit")]
+    EventTooLarge { event_type: String, bytes: usize },
     /// One or more fields are invalid; all of them are listed. HTTP 422.
     #[error("invalid fields: {}", .errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))]
     Invalid { errors: Vec<FieldError> },
@@ -67,7 +72,7 @@ impl Rejection {
     pub fn http_status(&self) -> u16 {
         match self {
             Self::BadRequest { .. } => 400,
-            Self::TooLarge => 413,
+            Self::TooLarge | Self::EventTooLarge { .. } => 413,
             Self::Invalid { .. } => 422,
             Self::NotFound | Self::Merged { .. } => 404,
             Self::Conflict { .. } => 409,
@@ -84,6 +89,14 @@ impl Rejection {
             Self::TooLarge => vec![json!({
                 "code": "bad_request",
                 "message": format!("request body exceeds {} bytes", crate::validate::MAX_BODY_BYTES)
+            })],
+            Self::EventTooLarge { event_type, bytes } => vec![json!({
+                "code": "bad_request",
+                "message": format!(
+                    "the {event_type} event this command would store is {bytes} bytes; \
+                     events are limited to {} bytes",
+                    crate::event::MAX_EVENT_BYTES
+                )
             })],
             Self::Invalid { errors } => errors
                 .iter()

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::command::{Action, Command, RecordMessage, StartConversation};
 use crate::rejection::Rejection;
-use crate::validate::validate_update;
+use crate::validate::{MAX_BODY_BYTES, validate_update};
 
 /// Longest accepted identifier (command id, uids).
 pub const MAX_ID_LEN: usize = 128;
@@ -107,10 +107,16 @@ impl WireCommand {
             WireKind::MergeConversation { target_uid } => Action::MergeInto {
                 target_uid: target_uid.clone(),
             },
-            WireKind::UpdateConversation { staff_uid, body } => Action::Update {
-                staff_uid: staff_uid.clone(),
-                changes: validate_update(body)?,
-            },
+            WireKind::UpdateConversation { staff_uid, body } => {
+                // The cap of an HTTP body holds for the same body on the commands topic.
+                if body.to_string().len() > MAX_BODY_BYTES {
+                    return Err(Rejection::TooLarge);
+                }
+                Action::Update {
+                    staff_uid: staff_uid.clone(),
+                    changes: validate_update(body)?,
+                }
+            }
             WireKind::DeleteConversation {} => Action::Delete,
         };
         Ok(Command {
@@ -170,6 +176,15 @@ mod tests {
             assert_eq!(command.kind.type_name(), raw["type"]);
             assert!(command.to_command(now()).is_ok());
         }
+    }
+
+    #[test]
+    fn an_update_body_over_the_http_cap_is_too_large() {
+        let raw = json!({"type": "UpdateConversation", "command_id": "c1", "conversation_uid": "u1",
+            "business_uid": "b1", "staff_uid": "s1",
+            "body": {"archived": true, "padding": "x".repeat(MAX_BODY_BYTES)}});
+        let command = parse_command(raw.to_string().as_bytes()).unwrap();
+        assert_eq!(command.to_command(now()).unwrap_err(), Rejection::TooLarge);
     }
 
     #[test]

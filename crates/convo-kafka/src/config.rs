@@ -54,6 +54,9 @@ pub struct KafkaConfig {
     pub fetch_wait_max_ms: u32,
     /// How long a producer keeps trying to deliver a message before reporting it failed.
     pub message_timeout_ms: u32,
+    /// Largest record a producer sends (librdkafka's `message.max.bytes`; its default, and
+    /// about Apache Kafka's default broker limit). Events are far smaller (`MAX_EVENT_BYTES`).
+    pub message_max_bytes: u32,
     pub client_id: String,
 }
 
@@ -66,6 +69,7 @@ impl KafkaConfig {
             replication_factor: 1,
             session_timeout_ms: 6000,
             message_timeout_ms: 30_000,
+            message_max_bytes: 1_000_000,
             fetch_wait_max_ms: 50,
             client_id: "convo".to_owned(),
         }
@@ -93,7 +97,8 @@ impl KafkaConfig {
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "200000")
-            .set("message.timeout.ms", self.message_timeout_ms.to_string());
+            .set("message.timeout.ms", self.message_timeout_ms.to_string())
+            .set("message.max.bytes", self.message_max_bytes.to_string());
         config
     }
 

@@ -10,6 +10,12 @@ pub struct LogContext;
 
 impl ClientContext for LogContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        // The relay sets `enable.gapless.guarantee` on purpose (docs/adr/0007); librdkafka calls
+        // it experimental each time a producer starts, which would be a warning per relay term.
+        if facility == "CONFWARN" && message.contains("enable.gapless.guarantee is experimental") {
+            tracing::debug!(target: "librdkafka", facility, "{message}");
+            return;
+        }
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert

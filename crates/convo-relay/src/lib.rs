@@ -8,25 +8,44 @@
 //! below that mark never misses a row that commits later. Writers read before their first write
 //! (see the command handler), so each conversation's versions are in `tx_id` order too.
 //!
-//! **At least once.** A batch is published, every delivery is awaited, and only then is the
-//! position stored. A crash or a broker outage in between republishes the batch: consumers dedupe
-//! by `(conversation, version)` (event ids are deterministic too). A broker outage delays events;
-//! it never loses them.
+//! **At least once, in order.** A batch is published, every delivery is awaited, and only then
+//! is the position stored and the next batch read: no later batch can overtake a failed one. A
+//! crash or a broker outage in between republishes from the stored position: consumers dedupe by
+//! `(conversation, version)` (event ids are deterministic too). A broker outage delays events; it
+//! never loses them.
 //!
-//! **One publisher.** Relays take a session-level advisory lock; the others wait on standby and
-//! the first to get the lock takes over when the leader's connection dies.
+//! **Never silently stuck.** A record the broker (or the client) refuses, a too large one say,
+//! stalls the relay on that event: it says so in [`RelayStatus`] and in `relay_positions`
+//! (`stalled_since`, `stalled_reason`), logs the event id, size and refusal once per
+//! `log_interval`, and keeps retrying with backoff, so it resumes by itself once the limit is
+//! fixed. Nothing after the refused event is published meanwhile.
+//!
+//! **One publisher, on the right cluster.** Relays take a session-level advisory lock of their
+//! own key space; the others wait on standby and take over when the leader's connection ends,
+//! which the server notices within `query_timeout` even for a leader cut off without a goodbye.
+//! Each term first checks that the stored position belongs to this database cluster (see
+//! [`rebase()`]).
+
+mod guard;
+mod outbox;
+mod publish;
+mod rebase;
+pub mod status;
 
 use std::time::Duration;
 
-use convo_kafka::{EventRecord, KafkaConfig, LogContext};
-use futures_util::future::try_join_all;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use sqlx::{Connection, PgConnection};
+use convo_kafka::{KafkaConfig, LogContext};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
+use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
-/// The advisory lock key that elects the publishing relay (an arbitrary constant: "relay").
-const LEADER_LOCK: i64 = 0x0072_656c_6179;
+pub use guard::REBASE_COMMAND;
+pub use rebase::{RebaseError, Rebased, rebase};
+pub use status::{RelayState, RelayStatus, Stall, StalledEvent, StoredRelay};
+
+use crate::guard::timed;
+use crate::status::LogThrottle;
 
 #[derive(Clone)]
 pub struct RelayConfig {
@@ -37,8 +56,17 @@ pub struct RelayConfig {
     pub batch_size: i64,
     /// Pause when there is nothing to publish.
     pub idle_wait: Duration,
-    /// Pause after a failure (database or broker) before trying again.
+    /// Pause after a failure (database or broker) before trying again; it doubles with each
+    /// failure in a row, up to `max_retry_wait`.
     pub retry_wait: Duration,
+    pub max_retry_wait: Duration,
+    /// A failure that repeats is logged once per interval.
+    pub log_interval: Duration,
+    /// Longest any relay query may take (a half-open connection fails the term instead of
+    /// hanging it); also about how long the server keeps a silent leader's session, and lock.
+    pub query_timeout: Duration,
+    /// What this relay reports about itself (shared: clone it before starting the relay).
+    pub status: RelayStatus,
 }
 
 /// The connection string may hold a password: it is never printed.
@@ -50,6 +78,9 @@ impl std::fmt::Debug for RelayConfig {
             .field("batch_size", &self.batch_size)
             .field("idle_wait", &self.idle_wait)
             .field("retry_wait", &self.retry_wait)
+            .field("max_retry_wait", &self.max_retry_wait)
+            .field("log_interval", &self.log_interval)
+            .field("query_timeout", &self.query_timeout)
             .finish()
     }
 }
@@ -62,6 +93,10 @@ impl RelayConfig {
             batch_size: 10_000,
             idle_wait: Duration::from_millis(10),
             retry_wait: Duration::from_millis(500),
+            max_retry_wait: Duration::from_secs(5),
+            log_interval: Duration::from_secs(30),
+            query_timeout: Duration::from_secs(10),
+            status: RelayStatus::default(),
         }
     }
 }
@@ -72,21 +107,74 @@ pub enum RelayError {
     Database(#[from] sqlx::Error),
     #[error("broker: {0}")]
     Broker(#[from] KafkaError),
-    #[error("delivery was cancelled")]
-    Cancelled,
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
+    /// The broker (or the producer) did not take this event; nothing after it is published.
+    #[error("cannot publish {event}: {error}")]
+    Undelivered {
+        event: StalledEvent,
+        error: KafkaError,
+    },
+    /// The cluster guard: the stored position belongs to another database cluster.
+    #[error("{0}")]
+    Moved(String),
+}
+
+impl RelayError {
+    /// What makes two failures "the same" for logging: the guard's message names transaction
+    /// ids that move on, so it counts as one.
+    fn repeat_key(&self) -> String {
+        match self {
+            Self::Moved(_) => "moved".to_owned(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Runs until `shutdown`: waits to lead, then publishes. Failures (database or broker) end the
-/// leadership term; the relay pauses, then stands for leader again with a fresh connection and
-/// producer. The function returns only on shutdown.
+/// leadership term; the relay pauses (longer with each failure in a row), then stands for leader
+/// again with a fresh connection and producer. The function returns only on shutdown.
 pub async fn run(config: RelayConfig, kafka: KafkaConfig, shutdown: CancellationToken) {
+    let mut throttle = LogThrottle::new(config.log_interval);
+    let mut failures: u32 = 0;
     while !shutdown.is_cancelled() {
-        if let Err(e) = lead(&config, &kafka, &shutdown).await {
-            tracing::warn!(error = %e, "relay interrupted; retrying");
-            sleep_or_shutdown(config.retry_wait, &shutdown).await;
+        let published_before = config.status.get().last_published_at;
+        let result = lead(&config, &kafka, &shutdown).await;
+        config.status.set_leader(false);
+        if config.status.get().last_published_at != published_before {
+            failures = 0;
+            throttle.reset();
         }
+        let Err(e) = result else { continue };
+        failures += 1;
+        report(&config, &e, &mut throttle);
+        let wait = config
+            .retry_wait
+            .saturating_mul(1 << (failures.min(16) - 1));
+        sleep_or_shutdown(wait.min(config.max_retry_wait), &shutdown).await;
     }
     tracing::info!("relay stopped");
+}
+
+/// Logs a failure, a repeating one once per `log_interval`.
+fn report(config: &RelayConfig, error: &RelayError, throttle: &mut LogThrottle) {
+    let Some(left_out) = throttle.admit(&error.repeat_key()) else {
+        return;
+    };
+    match (error, config.status.get().stalled) {
+        (RelayError::Undelivered { event, error }, Some(stall)) => tracing::error!(
+            relay = %config.name, event_id = %event.event_id, conversation = %event.conversation_uid,
+            version = event.version, bytes = event.bytes, %error, stalled_since = %stall.since,
+            repeats_not_logged = left_out,
+            "relay stalled: the broker does not take this event; nothing after it is published until it does"
+        ),
+        (RelayError::Moved(reason), _) => tracing::error!(
+            relay = %config.name, repeats_not_logged = left_out, "relay stopped by the cluster guard: {reason}"
+        ),
+        _ => {
+            tracing::warn!(relay = %config.name, error = %error, repeats_not_logged = left_out, "relay interrupted; retrying")
+        }
+    }
 }
 
 /// One leadership term: wait for the lock on a dedicated connection, then publish until an
@@ -96,74 +184,97 @@ async fn lead(
     kafka: &KafkaConfig,
     shutdown: &CancellationToken,
 ) -> Result<(), RelayError> {
-    let mut conn = PgConnection::connect(&config.database_url).await?;
-    loop {
-        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LEADER_LOCK)
-            .fetch_one(&mut conn)
-            .await?;
-        if leader {
-            break;
-        }
+    let mut conn = guard::connect(&config.database_url, config.query_timeout).await?;
+    while !guard::try_lead(&mut conn, config.query_timeout).await? {
         if sleep_or_shutdown(Duration::from_secs(1), shutdown).await {
             return Ok(());
         }
     }
-    // A broker that came back empty needs its topics again; a producer that saw the broker go
-    // away may have lost its idempotence state: start both afresh each term.
+    config.status.set_leader(true);
+    let result = publish_term(config, kafka, &mut conn, shutdown).await;
+    if let Err(e) = &result {
+        stalled(config, &mut conn, e).await;
+    }
+    result
+}
+
+/// Publishes batch after batch, each acknowledged before the next is read.
+async fn publish_term(
+    config: &RelayConfig,
+    kafka: &KafkaConfig,
+    conn: &mut PgConnection,
+    shutdown: &CancellationToken,
+) -> Result<(), RelayError> {
+    let (name, limit) = (config.name.as_str(), config.query_timeout);
+    guard::check_position(conn, name, limit).await?;
+    if let Some(stall) = config.status.clear_guard_stall() {
+        timed(limit, outbox::clear_stall(conn, name)).await?;
+        tracing::info!(relay = name, %stall, "relay position re-anchored; publishing again");
+    }
+    // A broker that came back empty needs its topics again; a producer that failed (a gapless
+    // guarantee failure is fatal to it) cannot be reused: start both afresh each term.
     convo_kafka::topics::ensure(kafka).await?;
-    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
+    let producer: FutureProducer<LogContext> = kafka
+        .producer()
+        // A failure that would leave a gap in a partition fails the producer instead.
+        .set("enable.gapless.guarantee", "true")
+        .create_with_context(LogContext)?;
     let topic = kafka.topics.events.as_str();
-    tracing::info!(relay = %config.name, topic, "relay is publishing");
-    let (mut tx_id, mut position) = load_position(&mut conn, &config.name).await?;
-    // One batch is in flight while the next is read and enqueued: its position is stored once
-    // every delivery of it is acknowledged, and never before the batches ahead of it.
-    let mut in_flight: Option<InFlight> = None;
+    tracing::info!(relay = name, topic, "relay is publishing");
+    let (mut tx_id, mut position) = timed(limit, outbox::load_position(conn, name)).await?;
     while !shutdown.is_cancelled() {
-        let batch = read_batch(&mut conn, &tx_id, position, config.batch_size).await?;
-        let Some(last) = batch.last() else {
-            if let Some(done) = in_flight.take() {
-                done.confirm(&mut conn, &config.name).await?;
-            }
+        let batch = timed(
+            limit,
+            outbox::read_batch(conn, &tx_id, position, config.batch_size),
+        )
+        .await?;
+        if batch.is_empty() {
             sleep_or_shutdown(config.idle_wait, shutdown).await;
             continue;
-        };
-        (tx_id, position) = (last.tx_id.clone(), last.position);
-        let next = InFlight {
-            deliveries: enqueue(&producer, topic, &batch).await?,
-            tx_id: tx_id.clone(),
-            position,
-        };
-        if let Some(done) = in_flight.replace(next) {
-            done.confirm(&mut conn, &config.name).await?;
         }
-    }
-    if let Some(done) = in_flight.take() {
-        done.confirm(&mut conn, &config.name).await?;
+        let (done, failure) = match publish::publish(&producer, topic, &batch).await {
+            Ok(()) => (batch.len(), None),
+            Err(undelivered) => (undelivered.acknowledged, Some(undelivered)),
+        };
+        if let Some(last) = done.checked_sub(1).map(|i| &batch[i]) {
+            (tx_id, position) = (last.tx_id.clone(), last.position);
+            timed(
+                limit,
+                outbox::store_position(conn, name, &tx_id, position, done),
+            )
+            .await?;
+            if let Some(stall) = config.status.published() {
+                tracing::info!(relay = name, %stall, "relay resumed");
+            }
+            tracing::debug!(events = done, "published");
+        }
+        if let Some(undelivered) = failure {
+            return Err(RelayError::Undelivered {
+                event: batch[done].stalled(),
+                error: undelivered.error,
+            });
+        }
     }
     Ok(())
 }
 
-/// A published batch waiting for its acknowledgements.
-struct InFlight {
-    deliveries: Vec<DeliveryFuture>,
-    tx_id: String,
-    position: i64,
-}
-
-impl InFlight {
-    /// Waits for every acknowledgement, then stores the batch's end as the published position.
-    async fn confirm(self, conn: &mut PgConnection, relay: &str) -> Result<(), RelayError> {
-        let count = self.deliveries.len();
-        for result in try_join_all(self.deliveries)
-            .await
-            .map_err(|_| RelayError::Cancelled)?
-        {
-            result.map_err(|(e, _)| e)?;
+/// Records a stall (an undelivered event, or the cluster guard) in the status and, for other
+/// processes, in the relay's row. Other failures (an outage) are not stalls of the relay itself.
+async fn stalled(config: &RelayConfig, conn: &mut PgConnection, error: &RelayError) {
+    let stall = match error {
+        RelayError::Undelivered { event, error } => {
+            config.status.stall(Some(event.clone()), error.to_string())
         }
-        store_position(conn, relay, &self.tx_id, self.position, count).await?;
-        tracing::debug!(events = count, "published");
-        Ok(())
+        RelayError::Moved(reason) => config.status.stall(None, reason.clone()),
+        _ => return,
+    };
+    let reason = stall.to_string();
+    let stored = timed(
+        config.query_timeout,
+        outbox::mark_stalled(conn, &config.name, &reason),
+    );
+    if let Err(e) = stored.await {
+        tracing::debug!(error = %e, "cannot record the stall in the database");
     }
 }
 
@@ -173,122 +284,4 @@ async fn sleep_or_shutdown(wait: Duration, shutdown: &CancellationToken) -> bool
         () = tokio::time::sleep(wait) => false,
         () = shutdown.cancelled() => true,
     }
-}
-
-/// A row of the events table, with its place in the reading order.
-struct Row {
-    tx_id: String,
-    position: i64,
-    record: EventRecord,
-}
-
-async fn load_position(conn: &mut PgConnection, relay: &str) -> Result<(String, i64), RelayError> {
-    let row = sqlx::query!(
-        r#"SELECT tx_id::text AS "tx_id!", position FROM relay_positions WHERE relay = $1"#,
-        relay
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map_or(("0".to_owned(), 0), |r| (r.tx_id, r.position)))
-}
-
-async fn store_position(
-    conn: &mut PgConnection,
-    relay: &str,
-    tx_id: &str,
-    position: i64,
-    published: usize,
-) -> Result<(), RelayError> {
-    sqlx::query!(
-        "INSERT INTO relay_positions (relay, tx_id, position, published)
-         VALUES ($1, $2::text::xid8, $3, $4)
-         ON CONFLICT (relay) DO UPDATE
-         SET tx_id = EXCLUDED.tx_id, position = EXCLUDED.position,
-             published = relay_positions.published + EXCLUDED.published,
-             updated_at = clock_timestamp()",
-        relay,
-        tx_id,
-        position,
-        published as i64
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// The next events after `(tx_id, position)` whose transactions have all ended.
-async fn read_batch(
-    conn: &mut PgConnection,
-    tx_id: &str,
-    position: i64,
-    limit: i64,
-) -> Result<Vec<Row>, RelayError> {
-    let rows = sqlx::query!(
-        r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
-                  event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
-           FROM events
-           WHERE (tx_id, position) > ($1::text::xid8, $2)
-             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-           ORDER BY tx_id, position
-           LIMIT $3"#,
-        tx_id,
-        position,
-        limit
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Row {
-            tx_id: r.tx_id,
-            position: r.position,
-            record: EventRecord {
-                event_id: r.event_id,
-                conversation_uid: r.conversation_uid,
-                version: u64::try_from(r.version).unwrap_or_default(),
-                event_type: r.event_type,
-                schema_version: r.schema_version,
-                business_uid: r.business_uid,
-                actor_staff_uid: r.actor_staff_uid,
-                command_id: r.command_id,
-                correlation_id: r.correlation_id,
-                causation_id: r.causation_id,
-                occurred_at: r.occurred_at,
-                payload: r.payload,
-            },
-        })
-        .collect())
-}
-
-/// Enqueues the whole batch with the producer (order per partition is kept by the idempotent
-/// producer) and returns its delivery futures.
-async fn enqueue(
-    producer: &FutureProducer<LogContext>,
-    topic: &str,
-    batch: &[Row],
-) -> Result<Vec<DeliveryFuture>, RelayError> {
-    let mut deliveries = Vec::with_capacity(batch.len());
-    for row in batch {
-        let record = &row.record;
-        let mut message = FutureRecord::to(topic)
-            .key(record.conversation_uid.as_str())
-            .payload(record.payload.as_str())
-            .headers(record.headers());
-        loop {
-            match producer.send_result(message) {
-                Ok(delivery) => {
-                    deliveries.push(delivery);
-                    break;
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    // The local queue is full: let deliveries drain, then enqueue again.
-                    message = back;
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                Err((e, _)) => return Err(e.into()),
-            }
-        }
-    }
-    Ok(deliveries)
 }

@@ -1,5 +1,6 @@
-//! Infrastructure failures, kept apart from domain rejections. HTTP answers them with 500 (or 503
-//! when the database is unreachable); the Kafka intake does not commit the offset and retries.
+//! Infrastructure failures, kept apart from domain rejections. HTTP answers them with 500, or 503
+//! with `Retry-After` when the database is unreachable ([`StoreError::is_unavailable`]); the
+//! Kafka intake does not commit the offset and retries.
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -26,6 +27,26 @@ impl StoreError {
         match self {
             Self::Database(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
             _ => None,
+        }
+    }
+
+    /// Whether the database could not be reached: no connection within the pool's acquire
+    /// timeout, a connection lost, or the server shutting down or starting up (SQLSTATE classes
+    /// 08 and 57P). Retrying later may succeed; nothing about the request was wrong.
+    pub fn is_unavailable(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+            _ => false,
         }
     }
 

@@ -15,14 +15,21 @@ pub use handler::{Accepted, CommandHandler, Idempotency, Metadata, Reply, Reques
 /// The schema migrations, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
+/// How long a request waits for a pooled connection. When the database is unreachable, this is
+/// how long a request takes to fail (HTTP 503): a few seconds, not a hang.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The pool settings every role uses.
+pub fn pool_options(max_connections: u32) -> sqlx::postgres::PgPoolOptions {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+}
+
 /// Opens a connection pool.
 pub async fn connect(
     database_url: &str,
     max_connections: u32,
 ) -> Result<sqlx::PgPool, sqlx::Error> {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(std::time::Duration::from_secs(10))
-        .connect(database_url)
-        .await
+    pool_options(max_connections).connect(database_url).await
 }

@@ -49,6 +49,11 @@ enum Cmd {
         #[command(subcommand)]
         action: TopicsCmd,
     },
+    /// Relay maintenance.
+    Relay {
+        #[command(subcommand)]
+        action: RelayCmd,
+    },
     /// Inspect the events topic.
     Events {
         #[command(subcommand)]
@@ -96,6 +101,21 @@ enum Cmd {
 enum TopicsCmd {
     /// Create the events, commands, outcomes and dead-letter topics (existing ones are kept).
     Create(KafkaArgs),
+    /// Compare the existing topics with what the service needs (partitions, retention, cleanup
+    /// policy); print each difference and exit non-zero when there is one.
+    Check(KafkaArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum RelayCmd {
+    /// Re-anchor the relay after the database was restored or moved to another cluster (the relay
+    /// stops with an error naming this command): every event not certainly published is published
+    /// again, in each conversation's order (docs/adr/0007).
+    Rebase {
+        /// PostgreSQL connection string.
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +228,33 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
             action: TopicsCmd::Create(kafka),
         } => {
             convo_kafka::topics::ensure(&kafka.config()).await?;
+            Ok(())
+        }
+        Cmd::Topics {
+            action: TopicsCmd::Check(kafka),
+        } => {
+            let differences = convo_kafka::topics::check(&kafka.config()).await?;
+            for difference in &differences {
+                println!("{difference}");
+            }
+            if differences.is_empty() {
+                println!("the topics match what the service needs");
+                return Ok(());
+            }
+            anyhow::bail!(
+                "{} differences from what the service needs",
+                differences.len()
+            )
+        }
+        Cmd::Relay {
+            action: RelayCmd::Rebase { database_url },
+        } => {
+            for rebased in convo_relay::rebase(&database_url).await? {
+                println!(
+                    "relay {}: re-anchored at position {}; {} events to publish (some perhaps again)",
+                    rebased.relay, rebased.position, rebased.to_publish
+                );
+            }
             Ok(())
         }
         Cmd::Events {

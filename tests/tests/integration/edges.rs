@@ -141,7 +141,7 @@ async fn connect(app: &TestApp) -> tokio::net::TcpStream {
 
 #[tokio::test]
 async fn a_connection_sending_half_a_header_is_closed() {
-    let app = TestApp::spawn_with(quick_limits(16)).await;
+    let app = TestApp::spawn_limited(quick_limits(16)).await;
     let mut stream = connect(&app).await;
     stream
         .write_all(b"GET /v2/conversations/x HTTP/1.1\r\nhost: x\r\nauthoriz")
@@ -154,7 +154,7 @@ async fn a_connection_sending_half_a_header_is_closed() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_wait_for_a_free_one() {
-    let app = TestApp::spawn_with(convo_api::ServerLimits {
+    let app = TestApp::spawn_limited(convo_api::ServerLimits {
         max_connections: 1,
         ..Default::default()
     })

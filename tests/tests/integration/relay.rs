@@ -17,7 +17,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use serde_json::json;
 
 /// Every stored event: (conversation, version).
-async fn stored(app: &TestApp) -> BTreeSet<(String, u64)> {
+pub(crate) async fn stored(app: &TestApp) -> BTreeSet<(String, u64)> {
     let rows: Vec<(String, i64)> = sqlx::query_as("SELECT conversation_uid, version FROM events")
         .fetch_all(&app.pool)
         .await
@@ -25,7 +25,7 @@ async fn stored(app: &TestApp) -> BTreeSet<(String, u64)> {
     rows.into_iter().map(|(c, v)| (c, v as u64)).collect()
 }
 
-fn identity(message: &OwnedMessage) -> (String, u64) {
+pub(crate) fn identity(message: &OwnedMessage) -> (String, u64) {
     let record = EventRecord::from_message(message).expect("an event record");
     assert_eq!(
         message.key(),
@@ -37,7 +37,10 @@ fn identity(message: &OwnedMessage) -> (String, u64) {
 
 /// Checks what was consumed: nothing missing, nothing unknown, and each conversation's
 /// versions arriving in order (a redelivered duplicate may repeat an earlier one).
-fn assert_complete_and_ordered(consumed: &[OwnedMessage], expected: &BTreeSet<(String, u64)>) {
+pub(crate) fn assert_complete_and_ordered(
+    consumed: &[OwnedMessage],
+    expected: &BTreeSet<(String, u64)>,
+) {
     let mut last: BTreeMap<String, u64> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for message in consumed {
