@@ -15,9 +15,10 @@ use serde::Deserialize;
 
 use crate::command::{Action, Command, RecordMessage, StartConversation};
 use crate::rejection::Rejection;
+use crate::uid::Uid;
 use crate::validate::{MAX_BODY_BYTES, validate_update};
 
-/// Longest accepted identifier (command id, uids).
+/// Longest accepted command id (uids follow [`Uid`]'s rule).
 pub const MAX_ID_LEN: usize = 128;
 
 /// A command as published: the envelope fields every command has, then its own.
@@ -76,26 +77,40 @@ pub fn parse_command(bytes: &[u8]) -> Result<WireCommand, Unparseable> {
     let canonical = value.to_string();
     let mut command: WireCommand = serde_json::from_value(value).map_err(not_a_command)?;
     command.canonical = canonical;
-    let own = match &command.kind {
-        WireKind::UpdateConversation { staff_uid, .. } => Some(("staff_uid", staff_uid)),
-        WireKind::MergeConversation { target_uid } => Some(("target_uid", target_uid)),
-        _ => None,
-    };
-    for (name, value) in [
-        ("command_id", &command.command_id),
-        ("conversation_uid", &command.conversation_uid),
-        ("business_uid", &command.business_uid),
-    ]
-    .into_iter()
-    .chain(own)
-    {
-        if value.is_empty() || value.chars().count() > MAX_ID_LEN {
-            return Err(Unparseable(format!(
-                "{name} must be 1-{MAX_ID_LEN} characters"
-            )));
-        }
+    let id = &command.command_id;
+    if id.is_empty() || id.chars().count() > MAX_ID_LEN {
+        return Err(Unparseable(format!(
+            "command_id must be 1-{MAX_ID_LEN} characters"
+        )));
+    }
+    for (name, uid) in uids(&command) {
+        Uid::parse(uid).map_err(|e| Unparseable(format!("{name}: {e}")))?;
     }
     Ok(command)
+}
+
+/// Every uid a command names, by field: all follow the one uid rule ([`Uid`]).
+fn uids(command: &WireCommand) -> Vec<(&'static str, &str)> {
+    let mut uids = vec![
+        ("conversation_uid", command.conversation_uid.as_str()),
+        ("business_uid", command.business_uid.as_str()),
+    ];
+    match &command.kind {
+        WireKind::UpdateConversation { staff_uid, .. } => uids.push(("staff_uid", staff_uid)),
+        WireKind::MergeConversation { target_uid } => uids.push(("target_uid", target_uid)),
+        WireKind::StartConversation(start) => {
+            uids.push(("client.uid", &start.client.uid));
+            uids.push(("staff.uid", &start.staff.uid));
+        }
+        WireKind::RecordMessage(message) => uids.extend(
+            message
+                .staff_uid
+                .as_deref()
+                .map(|staff| ("staff_uid", staff)),
+        ),
+        WireKind::DeleteConversation {} => {}
+    }
+    uids
 }
 
 impl WireCommand {
@@ -201,5 +216,32 @@ mod tests {
         ] {
             assert!(parse_command(raw).is_err(), "{}", String::from_utf8_lossy(raw));
         }
+    }
+
+    #[test]
+    fn every_uid_a_command_names_follows_the_one_rule() {
+        let long = "u".repeat(100);
+        for raw in [
+            json!({"type": "DeleteConversation", "command_id": "c", "conversation_uid": long, "business_uid": "b"}),
+            json!({"type": "DeleteConversation", "command_id": "c", "conversation_uid": "u.1", "business_uid": "b"}),
+            json!({"type": "DeleteConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b 1"}),
+            json!({"type": "MergeConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "target_uid": "t/1"}),
+            json!({"type": "UpdateConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "staff_uid": "s:1", "body": {}}),
+            json!({"type": "StartConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "title": "t", "client": {"uid": "é"}, "staff": {"uid": "s"}}),
+            json!({"type": "StartConversation", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "title": "t", "client": {"uid": "cl"}, "staff": {"uid": ""}}),
+            json!({"type": "RecordMessage", "command_id": "c", "conversation_uid": "u", "business_uid": "b",
+                "message_id": "m", "direction": "outgoing", "at": "2026-05-05T10:00:00Z", "staff_uid": "s 1"}),
+        ] {
+            let error = parse_command(raw.to_string().as_bytes()).unwrap_err();
+            assert!(error.0.contains("a uid is"), "{raw}: {error}");
+        }
+        // A command id is not a uid: 1-128 characters of anything.
+        let raw = json!({"type": "DeleteConversation", "command_id": "order #1: é", "conversation_uid": "u",
+            "business_uid": "b"});
+        assert!(parse_command(raw.to_string().as_bytes()).is_ok());
     }
 }
