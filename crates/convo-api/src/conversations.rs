@@ -8,7 +8,7 @@ use chrono::Utc;
 use convo_domain::command::{Action, Command};
 use convo_domain::render::{Depth, depth_from_full_client, render};
 use convo_domain::validate::{MAX_BODY_BYTES, parse_update_body};
-use convo_domain::{Rejection, UpdateChanges};
+use convo_domain::{Rejection, Uid, UpdateChanges};
 use convo_store::{Idempotency, Metadata, Reply, Request, store};
 use serde::Deserialize;
 
@@ -24,6 +24,10 @@ pub struct Params {
 
 /// `PUT` and `PATCH`: run the update and answer with the conversation as it now is. Refusals
 /// come in the spec's order: 401, 403, the query (400), the body (413, 400, 422), then 404.
+#[tracing::instrument(name = "http_update", skip_all, fields(
+    conversation = uid.as_ref().map(Uid::as_str),
+    staff = %identity.staff_uid,
+))]
 pub async fn update(
     State(app): State<AppState>,
     identity: Identity,
@@ -135,6 +139,10 @@ fn request_parts(uid: &str, body: &[u8], depth: Depth) -> [Vec<u8>; 3] {
 }
 
 /// `GET`: the conversation as the last accepted write left it.
+#[tracing::instrument(name = "http_show", skip_all, fields(
+    conversation = uid.as_ref().map(Uid::as_str),
+    staff = %identity.staff_uid,
+))]
 pub async fn show(
     State(app): State<AppState>,
     identity: Identity,

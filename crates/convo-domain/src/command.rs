@@ -44,6 +44,18 @@ pub enum Action {
     Delete,
 }
 
+impl Action {
+    /// The staff on whose behalf the command runs, when one does.
+    pub fn staff_uid(&self) -> Option<&str> {
+        match self {
+            Self::Start(start) => Some(&start.staff.uid),
+            Self::RecordMessage(message) => message.staff_uid.as_deref(),
+            Self::Update { staff_uid, .. } => Some(staff_uid),
+            Self::MergeInto { .. } | Self::AbsorbMerged { .. } | Self::Delete => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartConversation {
     pub title: String,

@@ -141,6 +141,10 @@ pub async fn run(
 }
 
 /// The reply to one message, retried as the module says. `None` on shutdown.
+#[tracing::instrument(name = "intake_message", skip_all, fields(
+    partition = message.partition(),
+    offset = message.offset(),
+))]
 async fn answer(
     message: &BorrowedMessage<'_>,
     handler: &CommandHandler,

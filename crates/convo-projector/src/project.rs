@@ -88,6 +88,10 @@ pub struct Projection<'a> {
 /// Only records of partitions the member still holds are applied: the claim rows stay locked
 /// until the transaction ends, so a member that lost a partition cannot write for it, and a
 /// takeover waits for a batch in progress.
+#[tracing::instrument(name = "projector_batch", skip_all, fields(
+    projector = projection.projector,
+    records = batch.len(),
+))]
 pub async fn apply_batch(
     pool: &PgPool,
     projection: Projection<'_>,

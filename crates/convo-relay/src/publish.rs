@@ -26,6 +26,10 @@ pub(crate) struct Undelivered {
 /// The producer is idempotent with `enable.gapless.guarantee`: a failure that would leave a gap
 /// within a partition makes the producer fail everything after it instead (it is then dropped
 /// with the term), so within a batch, too, nothing of a partition lands after a lost record.
+#[tracing::instrument(name = "relay_batch", skip_all, fields(
+    events = batch.len(),
+    first_position = batch.first().map(|r| r.position),
+))]
 pub(crate) async fn publish(
     producer: &FutureProducer<LogContext>,
     topic: &str,

@@ -96,6 +96,12 @@ impl CommandHandler {
 
     /// Runs one command. `reply` turns the decision into what the transport answers; with an
     /// idempotency key, that reply is stored in the same transaction and returned to retries.
+    #[tracing::instrument(name = "command", skip_all, fields(
+        conversation = %request.command.conversation_uid,
+        business = %request.command.business_uid,
+        staff = request.command.action.staff_uid(),
+        command_id = %request.metadata.command_id,
+    ))]
     pub async fn handle(
         &self,
         request: &Request,
