@@ -9,7 +9,7 @@ use convo_domain::command::{Action, Command};
 use convo_domain::render::{Depth, depth_from_full_client, render};
 use convo_domain::validate::{MAX_BODY_BYTES, parse_update_body};
 use convo_domain::{Rejection, Uid, UpdateChanges};
-use convo_store::{Idempotency, Metadata, Reply, Request, store};
+use convo_store::{Answer, Idempotency, Metadata, Request, store};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -72,11 +72,11 @@ pub async fn update(
     let result = app
         .handler
         .handle(&request, |decision| match decision {
-            Ok(accepted) => Reply {
+            Ok(accepted) => Answer {
                 status: 200,
                 body: render(&accepted.state, &staff, depth, now),
             },
-            Err(rejection) => Reply {
+            Err(rejection) => Answer {
                 status: rejection.http_status(),
                 body: rejection.body(),
             },
@@ -161,7 +161,7 @@ pub async fn show(
     .await;
     match loaded {
         Ok(state) if convo_store::handler::visible_to(&state, &identity.business_uid) => {
-            reply::send(Reply {
+            reply::send(Answer {
                 status: 200,
                 body: render(&state, &identity.staff_uid, depth, Utc::now()),
             })
@@ -218,7 +218,7 @@ pub async fn list(
     )
     .await
     {
-        Ok(conversations) => reply::send(Reply {
+        Ok(conversations) => reply::send(Answer {
             status: 200,
             body: serde_json::json!({"status": "OK", "data": {"conversations": conversations}}),
         }),
@@ -255,13 +255,13 @@ pub async fn method_not_allowed(
 /// Liveness and database reachability.
 pub async fn health(State(app): State<AppState>) -> Response {
     match sqlx_ping(&app).await {
-        Ok(()) => reply::send(Reply {
+        Ok(()) => reply::send(Answer {
             status: 200,
             body: serde_json::json!({"status": "ok"}),
         }),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            reply::send(Reply {
+            reply::send(Answer {
                 status: 503,
                 body: serde_json::json!({"status": "unavailable"}),
             })

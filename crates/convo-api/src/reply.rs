@@ -5,7 +5,7 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use convo_domain::Rejection;
-use convo_store::Reply;
+use convo_store::Answer;
 use serde_json::json;
 
 /// vcita's 401 body (spec §2).
@@ -79,14 +79,14 @@ pub fn store_error(failure: &convo_store::StoreError) -> Response {
 const RETRY_AFTER_SECONDS: &str = "2";
 
 pub fn rejection(rejection: &Rejection) -> Response {
-    let reply = Reply {
+    let reply = Answer {
         status: rejection.http_status(),
         body: rejection.body(),
     };
     send(reply)
 }
 
-pub fn send(reply: Reply) -> Response {
+pub fn send(reply: Answer) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, Json(reply.body)).into_response()
 }

@@ -15,7 +15,7 @@ use convo_domain::command::{Action, Command, StartConversation};
 use convo_domain::state::{ClientInfo, Source, StaffRef};
 use convo_domain::{Conversation, UpdateChanges, decide};
 use convo_kafka::{KafkaConfig, LogContext, Topics};
-use convo_store::store::{self, EventMetadata};
+use convo_store::store::{self, Metadata};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -244,7 +244,7 @@ async fn run_command(
         idempotency: None,
     };
     let reply = handler
-        .handle(&request, |decision| convo_store::Reply {
+        .handle(&request, |decision| convo_store::Answer {
             status: if decision.is_ok() { 200 } else { 422 },
             body: Value::Null,
         })
@@ -376,13 +376,12 @@ async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
                         all.extend(produced);
                     }
                     let mut tx = pool.begin().await?;
-                    let meta = EventMetadata {
-                        business_uid: BUSINESS,
-                        command_id: "seed",
-                        correlation_id: "seed",
-                        causation_id: "seed",
+                    let meta = Metadata {
+                        command_id: "seed".into(),
+                        correlation_id: "seed".into(),
+                        causation_id: "seed".into(),
                     };
-                    store::append(&mut tx, &uid, 0, &all, &meta, None).await?;
+                    store::append(&mut tx, &uid, 0, &all, BUSINESS, &meta, None).await?;
                     tx.commit().await?;
                     c += 8;
                 }

@@ -14,7 +14,7 @@
 //! succeeds or the service shuts down. A command that keeps failing for another reason is
 //! answered after `max_attempts` with a `rejected` outcome (500 `internal_error`).
 
-mod replies;
+mod deliveries;
 
 use std::time::Duration;
 
@@ -29,9 +29,9 @@ use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
-use crate::replies::{Replies, Reply};
+use crate::deliveries::{Deliveries, Outgoing};
 
-/// Replies produced but not yet acknowledged, at most.
+/// Deliveries produced but not yet acknowledged, at most.
 pub const MAX_IN_FLIGHT: usize = 1000;
 
 /// The largest command message the intake runs (1 MiB, the broker's usual message limit); a
@@ -94,27 +94,27 @@ pub async fn run(
     )
     .await?;
     let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
-    let mut replies = Replies::new(producer);
+    let mut deliveries = Deliveries::new(producer);
     let mut heartbeat = tokio::time::interval(member.claims.heartbeat_interval());
     tracing::info!(%topic, intake = %config.name, "command intake started");
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            delivered = replies.next_delivered(), if !replies.is_empty() => {
-                replies.settle(delivered, config.retry_wait).await?;
+            delivered = deliveries.next_delivered(), if !deliveries.is_empty() => {
+                deliveries.settle(delivered, config.retry_wait).await?;
             }
             _ = heartbeat.tick() => {
-                replies.store_positions(&mut member).await;
+                deliveries.store_positions(&mut member).await;
                 let release = member.rebalance().await;
                 if !release.is_empty() {
                     // What is handed back must be answered and stored first.
-                    replies.drain(Duration::from_secs(10)).await;
-                    replies.store_positions(&mut member).await;
+                    deliveries.drain(Duration::from_secs(10)).await;
+                    deliveries.store_positions(&mut member).await;
                     member.release(&release).await;
                 }
             }
-            message = member.consumer().recv(), if replies.len() < MAX_IN_FLIGHT => {
+            message = member.consumer().recv(), if deliveries.len() < MAX_IN_FLIGHT => {
                 let message = match message {
                     Ok(message) => message,
                     Err(e) => {
@@ -129,12 +129,12 @@ pub async fn run(
                 let Some(reply) = answer(&message, &handler, &kafka, &config, &shutdown).await else {
                     break;
                 };
-                replies.send(message.partition(), message.offset(), reply).await?;
+                deliveries.send(message.partition(), message.offset(), reply).await?;
             }
         }
     }
-    replies.drain(Duration::from_secs(5)).await;
-    replies.store_positions(&mut member).await;
+    deliveries.drain(Duration::from_secs(5)).await;
+    deliveries.store_positions(&mut member).await;
     member.leave().await;
     tracing::info!("command intake stopped");
     Ok(())
@@ -151,7 +151,7 @@ async fn answer(
     kafka: &KafkaConfig,
     config: &IntakeConfig,
     shutdown: &CancellationToken,
-) -> Option<Reply> {
+) -> Option<Outgoing> {
     let payload = message.payload().unwrap_or_default();
     let parsed = if payload.len() > MAX_COMMAND_BYTES {
         Err(format!(
@@ -172,14 +172,14 @@ async fn answer(
     let mut wait = config.retry_wait;
     loop {
         let error = match execute(handler, &command).await {
-            Ok(outcome) => return Some(outcome_reply(&command, &outcome, kafka)),
+            Ok(outcome) => return Some(outcome_record(&command, &outcome, kafka)),
             Err(error) => error,
         };
         if !cured_by_retrying(&error) {
             attempts += 1;
             if attempts >= config.max_attempts {
                 tracing::error!(command_id = %command.command_id, %error, attempts, "command keeps failing; answered with a 500 outcome");
-                return Some(outcome_reply(&command, &failed_outcome(&command), kafka));
+                return Some(outcome_record(&command, &failed_outcome(&command), kafka));
             }
         }
         tracing::warn!(command_id = %command.command_id, %error, attempts, "command not processed; retrying");
@@ -212,7 +212,7 @@ fn cured_by_retrying(error: &StoreError) -> bool {
     }
 }
 
-fn outcome_reply(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig) -> Reply {
+fn outcome_record(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig) -> Outgoing {
     let key = outcome.conversation_uid().as_bytes().to_vec();
     let headers = OwnedHeaders::new()
         .insert(Header {
@@ -223,7 +223,7 @@ fn outcome_reply(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig) 
             key: "content-type",
             value: Some("application/json"),
         });
-    Reply {
+    Outgoing {
         topic: kafka.topics.outcomes.clone(),
         key: Some(key),
         payload: serde_json::to_vec(outcome).unwrap_or_default(),
@@ -233,7 +233,7 @@ fn outcome_reply(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig) 
 
 /// The original value (cut to [`MAX_DEAD_LETTER_BYTES`]) and key, with why and where from in
 /// headers.
-fn dead_letter(message: &BorrowedMessage<'_>, reason: &str, topic: &str) -> Reply {
+fn dead_letter(message: &BorrowedMessage<'_>, reason: &str, topic: &str) -> Outgoing {
     let payload = message.payload().unwrap_or_default();
     let partition = message.partition().to_string();
     let offset = message.offset().to_string();
@@ -262,7 +262,7 @@ fn dead_letter(message: &BorrowedMessage<'_>, reason: &str, topic: &str) -> Repl
             value: Some(original.as_str()),
         });
     }
-    Reply {
+    Outgoing {
         topic: topic.to_owned(),
         key: message.key().map(<[u8]>::to_vec),
         payload: payload[..kept].to_vec(),

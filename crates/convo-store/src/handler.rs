@@ -15,20 +15,12 @@ use convo_domain::{Command, Conversation, Event, Rejection, decide};
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::StoreError;
-use crate::store::{self, EventMetadata, StoredOutcome};
+use crate::store::{self, Metadata, StoredOutcome};
 
 /// How many times a transaction is rerun after a retryable failure.
 const MAX_ATTEMPTS: u32 = 8;
 /// How many merge hops a command follows after taking its lock (a merge racing with it).
 const MAX_REROUTES: u32 = 8;
-
-/// Who and what caused a command, recorded with its events.
-#[derive(Debug, Clone)]
-pub struct Metadata {
-    pub command_id: String,
-    pub correlation_id: String,
-    pub causation_id: String,
-}
 
 /// Makes a retried command return its first outcome (spec §9).
 #[derive(Debug, Clone)]
@@ -75,7 +67,7 @@ pub struct Accepted {
 
 /// What the transport answers: an HTTP status and body, or a Kafka outcome.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
+pub struct Answer {
     pub status: u16,
     pub body: serde_json::Value,
 }
@@ -94,8 +86,8 @@ impl CommandHandler {
         &self.pool
     }
 
-    /// Runs one command. `reply` turns the decision into what the transport answers; with an
-    /// idempotency key, that reply is stored in the same transaction and returned to retries.
+    /// Runs one command. `answer_with` turns the decision into what the transport answers; with an
+    /// idempotency key, that answer is stored in the same transaction and returned to retries.
     #[tracing::instrument(name = "command", skip_all, fields(
         conversation = %request.command.conversation_uid,
         business = %request.command.business_uid,
@@ -105,12 +97,12 @@ impl CommandHandler {
     pub async fn handle(
         &self,
         request: &Request,
-        reply: impl Fn(&Result<Accepted, Rejection>) -> Reply,
-    ) -> Result<Reply, StoreError> {
+        answer_with: impl Fn(&Result<Accepted, Rejection>) -> Answer,
+    ) -> Result<Answer, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.attempt(request, &reply).await {
+            match self.attempt(request, &answer_with).await {
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, "retrying command");
                 }
@@ -125,8 +117,8 @@ impl CommandHandler {
     async fn attempt(
         &self,
         request: &Request,
-        reply: &impl Fn(&Result<Accepted, Rejection>) -> Reply,
-    ) -> Result<Reply, StoreError> {
+        answer_with: &impl Fn(&Result<Accepted, Rejection>) -> Answer,
+    ) -> Result<Answer, StoreError> {
         let mut tx = self.pool.begin().await?;
         let command = &request.command;
 
@@ -141,27 +133,21 @@ impl CommandHandler {
             && let Some(first) = store::find_outcome(&mut tx, &idem.key).await?
         {
             tx.rollback().await?;
-            let reply = if first.request_hash == idem.request_hash {
-                Reply {
+            let answer = if first.request_hash == idem.request_hash {
+                Answer {
                     status: first.status,
                     body: first.body,
                 }
             } else {
-                reply(&Err(Rejection::conflict(
+                answer_with(&Err(Rejection::conflict(
                     "this idempotency key was used with a different request",
                 )))
             };
-            return Ok(reply);
+            return Ok(answer);
         }
 
         let decision = match decision {
             Decided::Accepted(writes) => {
-                let meta = EventMetadata {
-                    business_uid: &command.business_uid,
-                    command_id: &request.metadata.command_id,
-                    correlation_id: &request.metadata.correlation_id,
-                    causation_id: &request.metadata.causation_id,
-                };
                 for write in &writes {
                     if write.events.is_empty() {
                         continue;
@@ -171,7 +157,8 @@ impl CommandHandler {
                         &write.before.uid,
                         write.before.version,
                         &write.events,
-                        &meta,
+                        &command.business_uid,
+                        &request.metadata,
                         Some(&write.after),
                     )
                     .await?;
@@ -184,7 +171,7 @@ impl CommandHandler {
             Decided::Rejected(rejection) => Err(rejection),
         };
 
-        let answer = reply(&decision);
+        let answer = answer_with(&decision);
         if let Some(idem) = &request.idempotency {
             let (uid, version) = match &decision {
                 Ok(a) => (a.state.uid.as_str(), Some(a.state.version)),

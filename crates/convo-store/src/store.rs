@@ -154,13 +154,12 @@ fn decode(uid: &str, version: i64, payload: serde_json::Value) -> Result<Event, 
     })
 }
 
-/// What the store records about the command that caused events.
+/// Who and what caused a command, recorded with each of its events.
 #[derive(Debug, Clone)]
-pub struct EventMetadata<'a> {
-    pub business_uid: &'a str,
-    pub command_id: &'a str,
-    pub correlation_id: &'a str,
-    pub causation_id: &'a str,
+pub struct Metadata {
+    pub command_id: String,
+    pub correlation_id: String,
+    pub causation_id: String,
 }
 
 /// Appends `events` after version `expected` of the conversation and, with `snapshot` (the
@@ -172,7 +171,8 @@ pub async fn append(
     uid: &str,
     expected: u64,
     events: &[Event],
-    meta: &EventMetadata<'_>,
+    business_uid: &str,
+    meta: &Metadata,
     snapshot: Option<&Conversation>,
 ) -> Result<(), StoreError> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt {
@@ -221,10 +221,10 @@ pub async fn append(
         &ids,
         uid,
         convo_domain::event::SCHEMA_VERSION,
-        meta.business_uid,
-        meta.command_id,
-        meta.correlation_id,
-        meta.causation_id,
+        business_uid,
+        &meta.command_id,
+        &meta.correlation_id,
+        &meta.causation_id,
         &versions,
         &types,
         &payloads,

@@ -7,7 +7,8 @@ use convo_domain::{Outcome, Rejection};
 use serde_json::json;
 
 use crate::error::StoreError;
-use crate::handler::{Accepted, CommandHandler, Idempotency, Metadata, Reply, Request};
+use crate::handler::{Accepted, Answer, CommandHandler, Idempotency, Request};
+use crate::store::Metadata;
 
 /// Runs one command and returns its outcome; a redelivered `command_id` returns the first one.
 pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Outcome, StoreError> {
@@ -32,7 +33,7 @@ pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Out
         )),
     };
     let reply = handler
-        .handle(&request, |decision| Reply {
+        .handle(&request, |decision| Answer {
             status: decision
                 .as_ref()
                 .map_or_else(Rejection::http_status, |_| 200),

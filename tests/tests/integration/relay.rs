@@ -8,7 +8,7 @@ use std::time::Duration;
 use convo_domain::command::{Action, Command};
 use convo_domain::{UpdateChanges, decide};
 use convo_kafka::EventRecord;
-use convo_store::store::{self, EventMetadata};
+use convo_store::store::{self, Metadata};
 use convo_tests::kafka::{
     OwnBroker, brokers, collect_until, consumer, create_topics, start_relay, unique_config,
 };
@@ -92,13 +92,12 @@ async fn concurrent_writers_with_a_late_commit_lose_nothing() {
                 },
             };
             let events = decide(&state, &command).unwrap();
-            let meta = EventMetadata {
-                business_uid: BUSINESS,
-                command_id: "slow",
-                correlation_id: "slow",
-                causation_id: "slow",
+            let meta = Metadata {
+                command_id: "slow".into(),
+                correlation_id: "slow".into(),
+                causation_id: "slow".into(),
             };
-            store::append(&mut tx, &uid, state.version, &events, &meta, None)
+            store::append(&mut tx, &uid, state.version, &events, BUSINESS, &meta, None)
                 .await
                 .unwrap();
             appended.send(()).unwrap();

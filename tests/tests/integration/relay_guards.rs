@@ -8,7 +8,7 @@ use std::time::Duration;
 use convo_domain::command::Direction;
 use convo_domain::{Event, EventBody};
 use convo_relay::{RelayStatus, StoredRelay};
-use convo_store::store::{self, EventMetadata};
+use convo_store::store::{self, Metadata};
 use convo_tests::kafka::{
     collect_until, consumer, create_topics, drain_for, eventually, relay_config, start_relay_with,
     unique_config,
@@ -41,13 +41,12 @@ async fn append_large_message(app: &TestApp, uid: &str, bytes: usize) {
             text: "x".repeat(bytes),
         },
     };
-    let meta = EventMetadata {
-        business_uid: BUSINESS,
-        command_id: "large",
-        correlation_id: "large",
-        causation_id: "large",
+    let meta = Metadata {
+        command_id: "large".into(),
+        correlation_id: "large".into(),
+        causation_id: "large".into(),
     };
-    store::append(&mut tx, uid, state.version, &[event], &meta, None)
+    store::append(&mut tx, uid, state.version, &[event], BUSINESS, &meta, None)
         .await
         .unwrap();
     tx.commit().await.unwrap();

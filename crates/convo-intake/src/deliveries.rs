@@ -1,4 +1,4 @@
-//! Replies on their way to the broker, in the order their commands were read, and the positions
+//! Deliveries on their way to the broker, in the order their commands were read, and the positions
 //! they make safe to store: a partition's position moves past a message only once its reply is
 //! acknowledged.
 
@@ -15,7 +15,7 @@ use crate::IntakeError;
 
 /// What a command message gets back: an outcome, or its own dead letter.
 #[derive(Debug, Clone)]
-pub(crate) struct Reply {
+pub(crate) struct Outgoing {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
@@ -26,20 +26,20 @@ pub(crate) struct Reply {
 struct InFlight {
     partition: i32,
     offset: i64,
-    reply: Reply,
+    record: Outgoing,
     delivery: DeliveryFuture,
 }
 
 type Delivered = <DeliveryFuture as std::future::Future>::Output;
 
-pub(crate) struct Replies {
+pub(crate) struct Deliveries {
     producer: FutureProducer<LogContext>,
     in_flight: VecDeque<InFlight>,
     /// Next offset to read per partition, acknowledged and not yet stored.
     acked: BTreeMap<i32, i64>,
 }
 
-impl Replies {
+impl Deliveries {
     pub fn new(producer: FutureProducer<LogContext>) -> Self {
         Self {
             producer,
@@ -56,18 +56,18 @@ impl Replies {
         self.in_flight.is_empty()
     }
 
-    /// Produces `reply` to the message at `offset` of `partition`.
+    /// Produces `record` to the message at `offset` of `partition`.
     pub async fn send(
         &mut self,
         partition: i32,
         offset: i64,
-        reply: Reply,
+        record: Outgoing,
     ) -> Result<(), IntakeError> {
-        let delivery = self.produce(&reply).await?;
+        let delivery = self.produce(&record).await?;
         self.in_flight.push_back(InFlight {
             partition,
             offset,
-            reply,
+            record,
             delivery,
         });
         Ok(())
@@ -98,7 +98,7 @@ impl Replies {
             failed => {
                 tracing::warn!(partition = done.partition, offset = done.offset, error = ?failed.err(), "reply not delivered; producing it again");
                 tokio::time::sleep(retry_wait).await;
-                let delivery = self.produce(&done.reply).await?;
+                let delivery = self.produce(&done.record).await?;
                 self.in_flight.push_front(InFlight { delivery, ..done });
             }
         }
@@ -147,13 +147,13 @@ impl Replies {
         }
     }
 
-    /// Enqueues a reply with the producer (waiting while its local queue is full).
-    async fn produce(&self, reply: &Reply) -> Result<DeliveryFuture, IntakeError> {
+    /// Enqueues a record with the producer (waiting while its local queue is full).
+    async fn produce(&self, outgoing: &Outgoing) -> Result<DeliveryFuture, IntakeError> {
         loop {
-            let mut record = FutureRecord::to(&reply.topic)
-                .payload(&reply.payload)
-                .headers(reply.headers.clone());
-            if let Some(key) = &reply.key {
+            let mut record = FutureRecord::to(&outgoing.topic)
+                .payload(&outgoing.payload)
+                .headers(outgoing.headers.clone());
+            if let Some(key) = &outgoing.key {
                 record = record.key(key);
             }
             match self.producer.send_result(record) {
