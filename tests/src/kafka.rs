@@ -211,8 +211,9 @@ where
     }
 }
 
-/// A tansu broker of the test's own, on a free port, that the test can stop and start again.
-/// (It keeps data in memory: a restart comes back empty, like a broker that lost its disk.)
+/// A broker of the test's own, on a free port, that the test can stop and start again: the kind
+/// `scripts/test.sh` runs (`CONVO_BROKER`, binary `CONVO_BROKER_BIN`). tansu keeps data in memory
+/// (a restart comes back empty, like a broker that lost its disk); noida-db keeps it in `dir`.
 #[derive(Debug)]
 pub struct OwnBroker {
     pub port: u16,
@@ -241,25 +242,41 @@ impl OwnBroker {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The command line that starts the configured broker on `port`, keeping data in `dir`.
+    pub fn command(port: u16, dir: &std::path::Path) -> Command {
+        let kind = std::env::var("CONVO_BROKER").unwrap_or_else(|_| "tansu".to_owned());
+        let bin = std::env::var("CONVO_BROKER_BIN")
+            .expect("CONVO_BROKER_BIN must name the broker binary (scripts/test.sh sets it)");
+        let mut command = Command::new(bin);
+        match kind.as_str() {
+            "tansu" => {
+                let url = format!("tcp://127.0.0.1:{port}");
+                command
+                    .args(["broker", "--listener-url", &url])
+                    .args(["--advertised-listener-url", &url])
+                    .args(["--storage-engine", "memory://tansu/"]);
+            }
+            "noida" => {
+                command
+                    .args(["start", "--only", "kafka", "--host", "127.0.0.1"])
+                    .args(["--kafka-port", &port.to_string()])
+                    .arg("--data-dir")
+                    .arg(dir.join("data"));
+            }
+            other => panic!("CONVO_BROKER must be tansu or noida, not {other:?}"),
+        }
+        // tansu reads a .env in its working directory: `dir` has none.
+        command.current_dir(dir);
+        command
+    }
+
     /// Starts the broker process (again) and waits until it answers.
     pub async fn restart(&mut self) {
-        let tansu = std::env::var("CONVO_TANSU")
-            .expect("CONVO_TANSU must name the tansu binary (scripts/test.sh sets it)");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .current_dir(&self.dir)
+        let child = Self::command(self.port, &self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start tansu");
+            .expect("start the broker");
         self.child = Some(child);
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
