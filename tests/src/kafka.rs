@@ -290,6 +290,18 @@ impl OwnBroker {
         panic!("the test's broker did not start on port {}", self.port);
     }
 
+    /// Whether a restart keeps the topics (noida-db keeps them on disk; tansu in memory).
+    pub fn keeps_data(&self) -> bool {
+        std::env::var("CONVO_BROKER").is_ok_and(|b| b == "noida")
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the broker process.
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            crate::chaos::service::send_signal(child.id(), name);
+        }
+    }
+
     /// Kills the broker process.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

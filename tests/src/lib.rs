@@ -6,6 +6,7 @@
 
 pub mod schemas;
 
+pub mod chaos;
 pub mod kafka;
 
 use std::str::FromStr;

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod chaos;
 mod concurrency;
 mod follow_up_rows;
 mod idempotency;
