@@ -195,6 +195,21 @@ pub async fn produce(producer: &FutureProducer<LogContext>, topic: &str, key: &s
         .expect("produced");
 }
 
+/// `convo verify` over the test's database and topics finds no breach (checking again for up to
+/// `wait` while the roles catch up); returns the report.
+pub async fn assert_verified(
+    app: &TestApp,
+    kafka: &KafkaConfig,
+    wait: Duration,
+) -> convo_verify::Report {
+    let options = convo_verify::Options::default();
+    let report = convo_verify::verify_until_clean(&app.pool, kafka, &options, wait)
+        .await
+        .expect("verify runs");
+    assert!(report.is_clean(), "{report}");
+    report
+}
+
 /// Polls `check` every 50 ms until it returns true; panics after `timeout`.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
 where

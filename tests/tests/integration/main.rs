@@ -13,3 +13,4 @@ mod read_models;
 mod relay;
 mod rendering;
 mod schemas;
+mod verify;
