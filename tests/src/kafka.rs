@@ -10,6 +10,7 @@ use convo_kafka::{KafkaConfig, LogContext, Topics};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -110,7 +111,9 @@ pub fn start_projector(app: &TestApp, kafka: &KafkaConfig) -> Running {
     })
 }
 
-/// A consumer of `topic` in a group of its own, from the beginning.
+/// A consumer of every partition of `topic` (`kafka.partitions` of them), from the beginning.
+/// Partitions are assigned, not subscribed: no group coordinator is involved, so it reads the
+/// same on every broker, and from a topic that is only created later.
 pub fn consumer(kafka: &KafkaConfig, topic: &str) -> StreamConsumer<LogContext> {
     let group = format!("test-{}", uuid::Uuid::new_v4().simple());
     let consumer: StreamConsumer<LogContext> = kafka
@@ -118,7 +121,13 @@ pub fn consumer(kafka: &KafkaConfig, topic: &str) -> StreamConsumer<LogContext> 
         .set("enable.auto.commit", "false")
         .create_with_context(LogContext)
         .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..kafka.partitions {
+        partitions
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("a partition");
+    }
+    consumer.assign(&partitions).expect("assign");
     consumer
 }
 

@@ -55,10 +55,12 @@ pub async fn verify(
 ) -> Result<Report, VerifyError> {
     let topics = &kafka.topics;
     let scope = options.conversation.as_deref();
-    let events_topic = read_topic(kafka, &topics.events, options.read).await?;
-    let commands_topic = read_topic(kafka, &topics.commands, options.read).await?;
-    let outcomes_topic = read_topic(kafka, &topics.outcomes, options.read).await?;
-    let dead_letters = read_topic(kafka, &topics.dead_letters, options.read).await?;
+    let (events_topic, commands_topic, outcomes_topic, dead_letters) = tokio::try_join!(
+        read_topic(kafka, &topics.events, options.read),
+        read_topic(kafka, &topics.commands, options.read),
+        read_topic(kafka, &topics.outcomes, options.read),
+        read_topic(kafka, &topics.dead_letters, options.read),
+    )?;
 
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
