@@ -71,11 +71,12 @@ impl Suite {
                 (format!("broker {how} after {length:?}"), Instant::now())
             }
             Scenario::DbRestart => {
-                self.ledger.db_down.store(true, Ordering::SeqCst);
+                // Requests are judged from the moment the server is gone until it is started.
                 self.cluster.stop();
+                self.ledger.db_down.store(true, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_secs(3)).await;
-                self.cluster.restart();
                 self.ledger.db_down.store(false, Ordering::SeqCst);
+                self.cluster.restart();
                 (
                     "PostgreSQL stopped for 3 s, restarted".to_owned(),
                     Instant::now(),
