@@ -85,10 +85,7 @@ pub fn start_relay(app: &TestApp, kafka: &KafkaConfig) -> Running {
 }
 
 pub fn start_intake(app: &TestApp, kafka: &KafkaConfig) -> Running {
-    let config = convo_intake::IntakeConfig {
-        group_id: format!("{}intake", kafka.topics.events),
-        retry_wait: Duration::from_millis(200),
-    };
+    let config = convo_intake::IntakeConfig::default();
     let (kafka, handler) = (kafka.clone(), app.handler());
     spawn(|stop| async move {
         convo_intake::run(config, kafka, handler, stop)
@@ -98,11 +95,7 @@ pub fn start_intake(app: &TestApp, kafka: &KafkaConfig) -> Running {
 }
 
 pub fn start_projector(app: &TestApp, kafka: &KafkaConfig) -> Running {
-    let config = convo_projector::ProjectorConfig {
-        group_id: format!("{}projector", kafka.topics.events),
-        retry_wait: Duration::from_millis(200),
-        ..Default::default()
-    };
+    let config = convo_projector::ProjectorConfig::default();
     let (kafka, pool) = (kafka.clone(), app.pool.clone());
     spawn(|stop| async move {
         convo_projector::run(config, kafka, pool, stop)

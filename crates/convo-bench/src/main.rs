@@ -459,10 +459,7 @@ async fn relay(
 
 async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::Result<Vec<Figure>> {
     let shutdown = CancellationToken::new();
-    let config = convo_projector::ProjectorConfig {
-        group_id: format!("{}bench-projector", kafka.topics.events),
-        ..Default::default()
-    };
+    let config = convo_projector::ProjectorConfig::default();
     let started = Instant::now();
     let task = tokio::spawn(convo_projector::run(
         config.clone(),
@@ -471,7 +468,7 @@ async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::R
         shutdown.clone(),
     ));
     let applied = format!(
-        "SELECT sum(next_offset)::bigint FROM projector_checkpoints WHERE projector = '{}'",
+        "SELECT sum(next_offset)::bigint FROM partition_claims WHERE consumer = '{}'",
         config.name
     );
     wait_for_count(pool, &applied, events).await?;
@@ -502,10 +499,7 @@ async fn lag(
         shutdown.clone(),
     ));
     let projector = tokio::spawn(convo_projector::run(
-        convo_projector::ProjectorConfig {
-            group_id: format!("{}bench-lag", kafka.topics.events),
-            ..Default::default()
-        },
+        convo_projector::ProjectorConfig::default(),
         kafka.clone(),
         pool.clone(),
         shutdown.clone(),
@@ -699,10 +693,7 @@ async fn intake(pool: &PgPool, kafka: &KafkaConfig, commands: u64) -> anyhow::Re
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let task = tokio::spawn(convo_intake::run(
-        convo_intake::IntakeConfig {
-            group_id: format!("{}bench-intake", kafka.topics.commands),
-            ..Default::default()
-        },
+        convo_intake::IntakeConfig::default(),
         kafka.clone(),
         handler,
         shutdown.clone(),

@@ -1,43 +1,68 @@
-//! Command intake: a consumer group on the commands topic. Each command runs through the same
-//! handler as HTTP; its outcome goes to the outcomes topic (keyed by conversation, carrying the
-//! command id); a message that is not a command goes to the dead-letter topic with the reason in
-//! its headers. A message's offset is stored for commit only once its reply is acknowledged by
-//! the broker: a crash redelivers it, and a redelivered command id yields its first outcome (the
-//! handler stores outcomes by command id).
+//! Command intake: reads the partitions of the commands topic it claims (`convo_partitions`:
+//! leases in PostgreSQL, no broker group). Each command runs through the same handler as HTTP;
+//! its outcome goes to the outcomes topic (keyed by conversation, carrying the command id); a
+//! message that is not a command, or is larger than [`MAX_COMMAND_BYTES`], goes to the dead-letter
+//! topic with the reason in its headers.
 //!
 //! Commands run one at a time, in partition order; replies are produced without waiting, up to
-//! [`MAX_IN_FLIGHT`] at once, and their offsets are stored in order as acknowledgements arrive.
-//! A failure of the store or the broker is retried, with a pause, until it succeeds or the
-//! service shuts down: a message is never skipped because something else was down.
+//! [`MAX_IN_FLIGHT`] at once. A partition's position (stored in PostgreSQL at each heartbeat and
+//! before a partition is handed back) only moves past a message once its reply is acknowledged:
+//! a crash redelivers it, and a redelivered command id yields its first outcome (the handler
+//! stores outcomes by command id), so the outcome is the same one again.
+//!
+//! A failure that retrying may cure (the database or the broker away, a race) is retried until it
+//! succeeds or the service shuts down. A command that keeps failing for another reason is
+//! answered after `max_attempts` with a `rejected` outcome (500 `internal_error`).
 
-use std::collections::VecDeque;
+mod replies;
+
 use std::time::Duration;
 
-use convo_domain::wire::parse_command;
+use convo_domain::wire::{WireCommand, parse_command};
 use convo_kafka::{KafkaConfig, LogContext};
-use convo_store::CommandHandler;
-use convo_store::upstream::execute;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use convo_partitions::{Member, MemberError};
+use convo_store::upstream::{execute, failed_outcome};
+use convo_store::{CommandHandler, StoreError};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
+
+use crate::replies::{Replies, Reply};
 
 /// Replies produced but not yet acknowledged, at most.
 pub const MAX_IN_FLIGHT: usize = 1000;
 
+/// The largest command message the intake runs (1 MiB, the broker's usual message limit); a
+/// larger one is dead-lettered.
+pub const MAX_COMMAND_BYTES: usize = 1024 * 1024;
+
+/// The most of a message's value a dead letter carries: a dead letter must fit under the broker's
+/// message limit itself. A cut one says so in its `dlq_truncated` header (the original size).
+pub const MAX_DEAD_LETTER_BYTES: usize = 512 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct IntakeConfig {
-    pub group_id: String,
-    /// Pause before retrying after a store or broker failure.
+    /// The intake's name: its partition claims are keyed by it.
+    pub name: String,
+    /// First pause after a failure; it doubles up to `retry_max_wait`.
     pub retry_wait: Duration,
+    pub retry_max_wait: Duration,
+    /// Attempts at a command that fails for a reason retrying does not cure, before it is
+    /// answered with a 500 outcome.
+    pub max_attempts: u32,
+    /// How long a partition claim lasts without a heartbeat.
+    pub lease: Duration,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
-            group_id: "convo-intake".to_owned(),
-            retry_wait: Duration::from_millis(500),
+            name: "intake".to_owned(),
+            retry_wait: Duration::from_millis(200),
+            retry_max_wait: Duration::from_secs(5),
+            max_attempts: 5,
+            lease: Duration::from_secs(6),
         }
     }
 }
@@ -46,62 +71,49 @@ impl Default for IntakeConfig {
 pub enum IntakeError {
     #[error("broker: {0}")]
     Broker(#[from] KafkaError),
-    #[error("store: {0}")]
-    Store(#[from] convo_store::StoreError),
-}
-
-/// What a command message gets back: an outcome, or its own dead letter.
-#[derive(Debug, Clone)]
-struct Reply {
-    topic: String,
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-    headers: OwnedHeaders,
-}
-
-/// A reply on its way, and the command message it answers.
-struct InFlight {
-    partition: i32,
-    offset: i64,
-    reply: Reply,
-    delivery: DeliveryFuture,
+    #[error("partitions: {0}")]
+    Member(#[from] MemberError),
 }
 
 /// Consumes commands until `shutdown`, then waits for the replies on their way (a few seconds at
-/// most) and commits what was answered.
+/// most), stores how far it got and hands its partitions back.
 pub async fn run(
     config: IntakeConfig,
     kafka: KafkaConfig,
     handler: CommandHandler,
     shutdown: CancellationToken,
 ) -> Result<(), IntakeError> {
-    let consumer: StreamConsumer<LogContext> = kafka
-        .consumer(&config.group_id)
-        .create_with_context(LogContext)?;
+    let topic = kafka.topics.commands.clone();
+    let mut member = Member::join(
+        &kafka,
+        handler.pool().clone(),
+        &config.name,
+        &topic,
+        config.lease,
+    )
+    .await?;
     let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
-    let source = kafka.topics.commands.as_str();
-    consumer.subscribe(&[source])?;
-    tracing::info!(topic = %source, group = %config.group_id, "command intake started");
-    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut replies = Replies::new(producer);
+    let mut heartbeat = tokio::time::interval(member.claims.heartbeat_interval());
+    tracing::info!(%topic, intake = %config.name, "command intake started");
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
-            delivered = async { (&mut in_flight.front_mut().expect("not empty").delivery).await },
-                if !in_flight.is_empty() =>
-            {
-                let done = in_flight.pop_front().expect("not empty");
-                match delivered {
-                    Ok(Ok(_)) => consumer.store_offset(source, done.partition, done.offset)?,
-                    failed => {
-                        tracing::warn!(offset = done.offset, error = ?failed.err(), "reply not delivered; producing it again");
-                        tokio::time::sleep(config.retry_wait).await;
-                        let delivery = send(&producer, &done.reply).await?;
-                        in_flight.push_front(InFlight { delivery, ..done });
-                    }
+            delivered = replies.next_delivered(), if !replies.is_empty() => {
+                replies.settle(delivered, config.retry_wait).await?;
+            }
+            _ = heartbeat.tick() => {
+                replies.store_positions(&mut member).await;
+                let release = member.rebalance().await;
+                if !release.is_empty() {
+                    // What is handed back must be answered and stored first.
+                    replies.drain(Duration::from_secs(10)).await;
+                    replies.store_positions(&mut member).await;
+                    member.release(&release).await;
                 }
             }
-            message = consumer.recv(), if in_flight.len() < MAX_IN_FLIGHT => {
+            message = member.consumer().recv(), if replies.len() < MAX_IN_FLIGHT => {
                 let message = match message {
                     Ok(message) => message,
                     Err(e) => {
@@ -110,93 +122,92 @@ pub async fn run(
                         continue;
                     }
                 };
-                // Retry this message until it has a reply; never skip it.
-                let reply = loop {
-                    match reply_to(&message, &handler, &kafka).await {
-                        Ok(reply) => break reply,
-                        Err(e) => {
-                            tracing::warn!(error = %e, offset = message.offset(), "command not processed; retrying");
-                            if tokio::time::timeout(config.retry_wait, shutdown.cancelled()).await.is_ok() {
-                                return finish(&consumer, source, in_flight).await;
-                            }
-                        }
-                    }
+                if !member.owns(message.partition()) {
+                    continue;
+                }
+                let Some(reply) = answer(&message, &handler, &kafka, &config, &shutdown).await else {
+                    break;
                 };
-                let delivery = send(&producer, &reply).await?;
-                in_flight.push_back(InFlight {
-                    partition: message.partition(),
-                    offset: message.offset(),
-                    reply,
-                    delivery,
-                });
+                replies.send(message.partition(), message.offset(), reply).await?;
             }
         }
     }
-    finish(&consumer, source, in_flight).await
-}
-
-/// Stores the offsets of replies that get acknowledged within a few seconds, in order, and
-/// commits. Anything later is redelivered to the next member, which answers it the same way.
-async fn finish(
-    consumer: &StreamConsumer<LogContext>,
-    source: &str,
-    in_flight: VecDeque<InFlight>,
-) -> Result<(), IntakeError> {
-    for done in in_flight {
-        match tokio::time::timeout(Duration::from_secs(5), done.delivery).await {
-            Ok(Ok(Ok(_))) => consumer.store_offset(source, done.partition, done.offset)?,
-            _ => break,
-        }
-    }
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(e) => tracing::warn!(error = %e, "final offset commit failed"),
-    }
+    replies.drain(Duration::from_secs(5)).await;
+    replies.store_positions(&mut member).await;
+    member.leave().await;
     tracing::info!("command intake stopped");
     Ok(())
 }
 
-/// Enqueues a reply with the producer (waiting while its local queue is full).
-async fn send(
-    producer: &FutureProducer<LogContext>,
-    reply: &Reply,
-) -> Result<DeliveryFuture, IntakeError> {
-    loop {
-        let mut record = FutureRecord::to(&reply.topic)
-            .payload(&reply.payload)
-            .headers(reply.headers.clone());
-        if let Some(key) = &reply.key {
-            record = record.key(key);
-        }
-        match producer.send_result(record) {
-            Ok(delivery) => return Ok(delivery),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            Err((e, _)) => return Err(e.into()),
-        }
-    }
-}
-
-/// Runs one message: its outcome, or a dead letter when it is not a command.
-async fn reply_to(
+/// The reply to one message, retried as the module says. `None` on shutdown.
+async fn answer(
     message: &BorrowedMessage<'_>,
     handler: &CommandHandler,
     kafka: &KafkaConfig,
-) -> Result<Reply, IntakeError> {
+    config: &IntakeConfig,
+    shutdown: &CancellationToken,
+) -> Option<Reply> {
     let payload = message.payload().unwrap_or_default();
-    let command = match parse_command(payload) {
+    let parsed = if payload.len() > MAX_COMMAND_BYTES {
+        Err(format!(
+            "command message is {} bytes; the limit is {MAX_COMMAND_BYTES}",
+            payload.len()
+        ))
+    } else {
+        parse_command(payload).map_err(|reason| reason.to_string())
+    };
+    let command = match parsed {
         Ok(command) => command,
         Err(reason) => {
-            tracing::info!(%reason, offset = message.offset(), "command dead-lettered");
-            return Ok(dead_letter(
-                message,
-                &reason.to_string(),
-                &kafka.topics.dead_letters,
-            ));
+            tracing::info!(%reason, partition = message.partition(), offset = message.offset(), "command dead-lettered");
+            return Some(dead_letter(message, &reason, &kafka.topics.dead_letters));
         }
     };
-    let outcome = execute(handler, &command).await?;
+    let mut attempts = 0;
+    let mut wait = config.retry_wait;
+    loop {
+        let error = match execute(handler, &command).await {
+            Ok(outcome) => return Some(outcome_reply(&command, &outcome, kafka)),
+            Err(error) => error,
+        };
+        if !cured_by_retrying(&error) {
+            attempts += 1;
+            if attempts >= config.max_attempts {
+                tracing::error!(command_id = %command.command_id, %error, attempts, "command keeps failing; answered with a 500 outcome");
+                return Some(outcome_reply(&command, &failed_outcome(&command), kafka));
+            }
+        }
+        tracing::warn!(command_id = %command.command_id, %error, attempts, "command not processed; retrying");
+        if tokio::time::timeout(wait, shutdown.cancelled())
+            .await
+            .is_ok()
+        {
+            return None;
+        }
+        wait = (wait * 2).min(config.retry_max_wait);
+    }
+}
+
+/// Whether a failure may go away by itself: the database unreachable, restarting or overloaded,
+/// or a race with another writer.
+fn cured_by_retrying(error: &StoreError) -> bool {
+    if error.is_retryable() || matches!(error, StoreError::Contended { .. }) {
+        return true;
+    }
+    match error {
+        StoreError::Database(sqlx::Error::Database(_)) => {
+            // Connection exceptions, resources, operator intervention, system errors.
+            matches!(
+                error.sqlstate().as_deref().map(|s| &s[..2]),
+                Some("08" | "53" | "57" | "58")
+            )
+        }
+        StoreError::Database(_) => true,
+        _ => false,
+    }
+}
+
+fn outcome_reply(command: &WireCommand, outcome: &serde_json::Value, kafka: &KafkaConfig) -> Reply {
     let key = outcome["conversation_uid"]
         .as_str()
         .unwrap_or(&command.conversation_uid)
@@ -211,19 +222,21 @@ async fn reply_to(
             key: "content-type",
             value: Some("application/json"),
         });
-    Ok(Reply {
+    Reply {
         topic: kafka.topics.outcomes.clone(),
         key: Some(key),
         payload: outcome.to_string().into_bytes(),
         headers,
-    })
+    }
 }
 
-/// The original value and key, with why and where from in headers.
+/// The original value (cut to [`MAX_DEAD_LETTER_BYTES`]) and key, with why and where from in
+/// headers.
 fn dead_letter(message: &BorrowedMessage<'_>, reason: &str, topic: &str) -> Reply {
+    let payload = message.payload().unwrap_or_default();
     let partition = message.partition().to_string();
     let offset = message.offset().to_string();
-    let headers = OwnedHeaders::new()
+    let mut headers = OwnedHeaders::new()
         .insert(Header {
             key: "dlq_reason",
             value: Some(reason),
@@ -240,10 +253,18 @@ fn dead_letter(message: &BorrowedMessage<'_>, reason: &str, topic: &str) -> Repl
             key: "dlq_source_offset",
             value: Some(offset.as_str()),
         });
+    let kept = payload.len().min(MAX_DEAD_LETTER_BYTES);
+    if kept < payload.len() {
+        let original = payload.len().to_string();
+        headers = headers.insert(Header {
+            key: "dlq_truncated",
+            value: Some(original.as_str()),
+        });
+    }
     Reply {
         topic: topic.to_owned(),
         key: message.key().map(<[u8]>::to_vec),
-        payload: message.payload().unwrap_or_default().to_vec(),
+        payload: payload[..kept].to_vec(),
         headers,
     }
 }

@@ -1,110 +1,64 @@
-//! The projector's Kafka side: a consumer group on the events topic. Records are batched
-//! (up to `batch_max`, or whatever arrived within `batch_wait`) and applied in one transaction.
-//! Each assigned partition starts at its checkpoint stored in PostgreSQL, and offsets are stored
-//! for commit only after the transaction committed.
+//! The projector's Kafka side. It reads the partitions of the events topic that it claims
+//! (`convo_partitions`: leases in PostgreSQL, no broker group), batches records (up to
+//! `batch_max`, or whatever arrived within `batch_wait`) and applies each batch in one transaction
+//! together with the positions it reaches.
+//!
+//! A batch that fails because the database is away is retried until it answers. A conversation
+//! whose events cannot be applied (they do not decode, or versions are missing from the store) is
+//! retried `max_attempts` times with growing pauses, then parked: its later events wait, the
+//! others go on.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use convo_kafka::{EventRecord, KafkaConfig, LogContext};
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, StreamConsumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::RDKafkaRespErr;
+use convo_partitions::{Member, MemberError};
+use rdkafka::consumer::StreamConsumer;
+use rdkafka::message::{BorrowedMessage, Message};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::project::{Incoming, ProjectError, apply_batch, load_checkpoints};
+use crate::parked::{Parking, park};
+use crate::project::{Applied, Incoming, ProjectError, Projection, apply_batch};
 
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
-    /// The projector's name: its checkpoint rows are keyed by it.
+    /// The projector's name: its partition claims and parked conversations are keyed by it.
     pub name: String,
-    pub group_id: String,
     pub batch_max: usize,
     pub batch_wait: Duration,
+    /// First pause after a failed batch; it doubles up to `retry_max_wait`.
     pub retry_wait: Duration,
+    pub retry_max_wait: Duration,
+    /// Attempts at a conversation whose events cannot be applied before it is parked.
+    pub max_attempts: u32,
+    /// How long a partition claim lasts without a heartbeat: the longest a dead member's
+    /// partitions wait before another member takes them over.
+    pub lease: Duration,
 }
 
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
             name: "read-models".to_owned(),
-            group_id: "convo-projector".to_owned(),
             batch_max: 2000,
             batch_wait: Duration::from_millis(5),
-            retry_wait: Duration::from_millis(500),
+            retry_wait: Duration::from_millis(200),
+            retry_max_wait: Duration::from_secs(5),
+            max_attempts: 5,
+            lease: Duration::from_secs(6),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectorError {
-    #[error("broker: {0}")]
-    Broker(#[from] KafkaError),
+    #[error("partitions: {0}")]
+    Member(#[from] MemberError),
     #[error("read models: {0}")]
     Project(#[from] ProjectError),
 }
 
-/// Next offsets per partition, shared between the loop and the rebalance callback.
-type Checkpoints = Arc<Mutex<HashMap<i32, i64>>>;
-
-/// Starts every newly assigned partition at its stored checkpoint.
-struct CheckpointContext {
-    topic: String,
-    checkpoints: Checkpoints,
-}
-
-impl ClientContext for CheckpointContext {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        LogContext.log(level, facility, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        LogContext.error(error, reason);
-    }
-}
-
-impl ConsumerContext for CheckpointContext {
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let result = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let checkpoints = self
-                    .checkpoints
-                    .lock()
-                    .map(|c| c.clone())
-                    .unwrap_or_default();
-                for (partition, next) in checkpoints {
-                    if tpl.find_partition(&self.topic, partition).is_some() {
-                        let _ =
-                            tpl.set_partition_offset(&self.topic, partition, Offset::Offset(next));
-                    }
-                }
-                tracing::info!(partitions = tpl.count(), "projector assigned partitions");
-                consumer.assign(tpl)
-            }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => consumer.unassign(),
-            other => {
-                tracing::warn!(error = ?other, "rebalance error");
-                consumer.unassign()
-            }
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "rebalance failed");
-        }
-    }
-}
-
-/// Projects until `shutdown`.
+/// Projects until `shutdown`, then hands its partitions back.
 pub async fn run(
     config: ProjectorConfig,
     kafka: KafkaConfig,
@@ -112,73 +66,164 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ProjectorError> {
     let topic = kafka.topics.events.clone();
-    let checkpoints: Checkpoints = Arc::new(Mutex::new(
-        load_checkpoints(&pool, &config.name, &topic).await?,
-    ));
-    let consumer: StreamConsumer<CheckpointContext> = kafka
-        .consumer(&config.group_id)
-        .create_with_context(CheckpointContext {
-            topic: topic.clone(),
-            checkpoints: checkpoints.clone(),
-        })?;
-    consumer.subscribe(&[topic.as_str()])?;
-    tracing::info!(%topic, group = %config.group_id, "projector started");
-
-    while let Some(batch) = next_batch(&consumer, &config, &shutdown).await {
-        let incoming: Vec<Incoming> = batch
-            .iter()
-            .filter_map(|m| match EventRecord::from_message(m) {
-                Ok(record) => Some(Incoming {
-                    partition: m.partition(),
-                    offset: m.offset(),
-                    record,
-                }),
-                Err(e) => {
-                    tracing::error!(error = %e, partition = m.partition(), offset = m.offset(), "not an event record; skipped");
-                    None
-                }
-            })
-            .collect();
-        let applied = loop {
-            match apply_batch(&pool, &config.name, &topic, &incoming).await {
-                Ok(applied) => break applied,
-                Err(e) => {
-                    tracing::warn!(error = %e, "projection failed; retrying");
-                    if tokio::time::timeout(config.retry_wait, shutdown.cancelled())
-                        .await
-                        .is_ok()
-                    {
-                        return finish(&consumer);
-                    }
-                }
+    let mut member = Member::join(&kafka, pool.clone(), &config.name, &topic, config.lease).await?;
+    let mut heartbeat = tokio::time::interval(member.claims.heartbeat_interval());
+    tracing::info!(%topic, projector = %config.name, "projector started");
+    loop {
+        let batch = match next_batch(member.consumer(), &mut heartbeat, &config, &shutdown).await {
+            Next::Shutdown => break,
+            Next::Heartbeat => {
+                // Nothing is in flight between batches: what is handed back is fully stored.
+                let release = member.rebalance().await;
+                member.release(&release).await;
+                continue;
             }
+            Next::Batch(batch) => incoming(&member, batch),
         };
-        if let Ok(mut shared) = checkpoints.lock() {
-            shared.extend(applied.checkpoints.iter().map(|(p, o)| (*p, *o)));
+        if batch.is_empty() {
+            continue;
         }
-        for message in &batch {
-            consumer.store_offset_from_message(message)?;
+        let Some(applied) = apply(&config, &pool, &member, &topic, &batch, &shutdown).await else {
+            break;
+        };
+        if !applied.lost.is_empty() {
+            member.drop_lost(&applied.lost);
         }
         tracing::debug!(
             applied = applied.applied,
             skipped = applied.skipped,
+            parked = applied.parked,
             "batch projected"
         );
     }
-    finish(&consumer)
+    member.leave().await;
+    tracing::info!("projector stopped");
+    Ok(())
+}
+
+/// Applies a batch, retrying as the module says. `None` on shutdown.
+async fn apply(
+    config: &ProjectorConfig,
+    pool: &PgPool,
+    member: &Member,
+    topic: &str,
+    batch: &[Incoming],
+    shutdown: &CancellationToken,
+) -> Option<Applied> {
+    let projection = Projection {
+        projector: &config.name,
+        topic,
+        member: member.claims.member(),
+    };
+    let mut attempts = 0;
+    let mut wait = config.retry_wait;
+    loop {
+        let error = match apply_batch(pool, projection, batch).await {
+            Ok(applied) => return Some(applied),
+            Err(error) => error,
+        };
+        match error.poisoned_conversation() {
+            Some((uid, version)) if attempts + 1 >= config.max_attempts => {
+                attempts = 0;
+                wait = config.retry_wait;
+                park_conversation(pool, projection, batch, uid, version, &error, config).await;
+                continue;
+            }
+            Some(_) => {
+                attempts += 1;
+                tracing::warn!(%error, attempts, "projection failed; retrying");
+            }
+            None => {
+                tracing::warn!(%error, "projection failed; retrying until the database answers")
+            }
+        }
+        if tokio::time::timeout(wait, shutdown.cancelled())
+            .await
+            .is_ok()
+        {
+            return None;
+        }
+        wait = (wait * 2).min(config.retry_max_wait);
+    }
+}
+
+async fn park_conversation(
+    pool: &PgPool,
+    projection: Projection<'_>,
+    batch: &[Incoming],
+    uid: &str,
+    version: u64,
+    error: &ProjectError,
+    config: &ProjectorConfig,
+) {
+    let at = batch
+        .iter()
+        .find(|i| i.record.conversation_uid == uid)
+        .map_or((-1, -1), |i| (i.partition, i.offset));
+    let reason = error.to_string();
+    let parking = Parking {
+        projector: projection.projector,
+        conversation_uid: uid,
+        version,
+        reason: &reason,
+        attempts: config.max_attempts,
+        topic: projection.topic,
+        partition: at.0,
+        offset: at.1,
+    };
+    let parked = match pool.acquire().await {
+        Ok(mut conn) => park(&mut conn, &parking).await,
+        Err(e) => Err(e),
+    };
+    match parked {
+        Ok(()) => {
+            tracing::error!(conversation = uid, version, %reason, partition = at.0, offset = at.1, "conversation parked; its later events wait")
+        }
+        Err(e) => tracing::warn!(conversation = uid, error = %e, "parking failed; retrying"),
+    }
+}
+
+/// Decodes the records of partitions this member holds (others may still arrive just after a
+/// partition was handed back). A record that is not an event is logged and skipped.
+fn incoming(member: &Member, batch: Vec<BorrowedMessage<'_>>) -> Vec<Incoming> {
+    batch
+        .iter()
+        .filter(|m| member.owns(m.partition()))
+        .filter_map(|m| match EventRecord::from_message(m) {
+            Ok(record) => Some(Incoming {
+                partition: m.partition(),
+                offset: m.offset(),
+                record,
+            }),
+            Err(e) => {
+                tracing::error!(error = %e, partition = m.partition(), offset = m.offset(), "not an event record; skipped");
+                None
+            }
+        })
+        .collect()
+}
+
+enum Next<'c> {
+    Batch(Vec<BorrowedMessage<'c>>),
+    Heartbeat,
+    Shutdown,
 }
 
 /// Waits for one record, then takes whatever else arrives within `batch_wait`, up to
-/// `batch_max`. `None` on shutdown.
+/// `batch_max`. A heartbeat due while waiting for the first record comes first; once a record is
+/// taken the batch is always returned, so no received record is dropped.
 async fn next_batch<'c>(
-    consumer: &'c StreamConsumer<CheckpointContext>,
+    consumer: &'c StreamConsumer<LogContext>,
+    heartbeat: &mut tokio::time::Interval,
     config: &ProjectorConfig,
     shutdown: &CancellationToken,
-) -> Option<Vec<rdkafka::message::BorrowedMessage<'c>>> {
+) -> Next<'c> {
     let mut batch = Vec::with_capacity(config.batch_max);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return None,
+            biased;
+            () = shutdown.cancelled() => return Next::Shutdown,
+            _ = heartbeat.tick() => return Next::Heartbeat,
             message = consumer.recv() => match message {
                 Ok(message) => {
                     batch.push(message);
@@ -196,13 +241,5 @@ async fn next_batch<'c>(
             Err(_) => break,
         }
     }
-    Some(batch)
-}
-
-fn finish(consumer: &StreamConsumer<CheckpointContext>) -> Result<(), ProjectorError> {
-    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::debug!(error = %e, "final offset commit");
-    }
-    tracing::info!("projector stopped");
-    Ok(())
+    Next::Batch(batch)
 }

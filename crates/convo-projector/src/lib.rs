@@ -3,12 +3,14 @@
 //! - [`project`] applies a batch of events to the read models in one transaction, together with
 //!   the per-partition checkpoints; every conversation row is guarded by its last applied
 //!   aggregate version, so redelivery and replay change nothing.
-//! - [`consumer`] is the Kafka side: a consumer group on the events topic that batches records,
-//!   resumes each assigned partition from its stored checkpoint, and commits offsets only after
-//!   the read models did.
+//! - [`consumer`] is the Kafka side: it reads the partitions of the events topic it claims
+//!   (`convo_partitions`), batches records, retries failed batches and parks conversations whose
+//!   events cannot be applied.
+//! - [`parked`] keeps the parked conversations.
 //! - [`query`] reads the read models for the API.
 
 pub mod consumer;
+pub mod parked;
 pub mod project;
 pub mod query;
 

@@ -8,6 +8,8 @@ use convo_domain::{Conversation, Event, EventBody};
 use convo_kafka::EventRecord;
 use sqlx::{PgConnection, PgPool};
 
+use crate::parked;
+
 /// One consumed record and where it came from.
 #[derive(Debug, Clone)]
 pub struct Incoming {
@@ -34,6 +36,27 @@ pub enum ProjectError {
     },
 }
 
+impl ProjectError {
+    /// The conversation whose events cannot be applied, when retrying cannot help: its events
+    /// or its read-model row do not decode, or versions are missing from the event store. `None`
+    /// for database failures, which are retried until the database answers.
+    pub fn poisoned_conversation(&self) -> Option<(&str, u64)> {
+        match self {
+            Self::Database(_) => None,
+            Self::Undecodable {
+                conversation_uid,
+                version,
+                ..
+            } => Some((conversation_uid, *version)),
+            Self::Gap {
+                conversation_uid,
+                from,
+                ..
+            } => Some((conversation_uid, *from)),
+        }
+    }
+}
+
 /// What a batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -41,47 +64,75 @@ pub struct Applied {
     pub applied: usize,
     /// Events skipped: versions already applied.
     pub skipped: usize,
+    /// Events of parked conversations, left waiting (they are refolded from the event store when
+    /// the conversation is retried).
+    pub parked: usize,
     /// The next offset to read, per partition, after this batch: where a restart resumes. It
     /// follows the records (a redelivery moves it back, a recreated topic resets it); what is
     /// skipped is decided by versions alone.
     pub checkpoints: BTreeMap<i32, i64>,
+    /// Partitions of the batch that the member no longer holds: their records were not applied.
+    pub lost: Vec<i32>,
 }
 
-/// Applies `batch` (records of `topic`, in partition order) for projector `projector`.
+/// Who applies a batch: the projector (its read models' positions are keyed by its name), the
+/// topic the records came from, and the member holding their partitions (`partition_claims`).
+#[derive(Debug, Clone, Copy)]
+pub struct Projection<'a> {
+    pub projector: &'a str,
+    pub topic: &'a str,
+    pub member: &'a str,
+}
+
+/// Applies `batch` (records in partition order) in one transaction with the positions it reaches.
+/// Only records of partitions the member still holds are applied: the claim rows stay locked
+/// until the transaction ends, so a member that lost a partition cannot write for it, and a
+/// takeover waits for a batch in progress.
 pub async fn apply_batch(
     pool: &PgPool,
-    projector: &str,
-    topic: &str,
+    projection: Projection<'_>,
     batch: &[Incoming],
 ) -> Result<Applied, ProjectError> {
     let mut tx = pool.begin().await?;
-    // The checkpoint rows' locks serialize two members that briefly own one partition during a
-    // rebalance. Records below a checkpoint are not skipped by offset: the version guard skips
-    // what was applied, and a topic that was recreated (offsets starting over, as on a broker
-    // that lost its data) is still projected.
-    load_checkpoints(&mut *tx, projector, topic).await?;
     let mut outcome = Applied::default();
+    let mut partitions: Vec<i32> = batch.iter().map(|i| i.partition).collect();
+    partitions.sort_unstable();
+    partitions.dedup();
+    let held = convo_partitions::claims::lock_held(
+        &mut tx,
+        projection.projector,
+        projection.topic,
+        projection.member,
+        &partitions,
+    )
+    .await?;
+    outcome.lost = partitions
+        .into_iter()
+        .filter(|p| !held.contains(p))
+        .collect();
 
-    // The records, grouped by conversation in arrival order.
+    // The records, grouped by conversation in arrival order. Records below a checkpoint are not
+    // skipped by offset: the version guard skips what was applied, and a topic that was recreated
+    // (offsets starting over, as on a broker that lost its data) is still projected.
     let mut order: Vec<String> = Vec::new();
-    let mut by_conversation: HashMap<String, Vec<(u64, Event)>> = HashMap::new();
-    for incoming in batch {
+    let mut by_conversation: HashMap<String, Vec<&Incoming>> = HashMap::new();
+    for incoming in batch.iter().filter(|i| held.contains(&i.partition)) {
         let next = outcome.checkpoints.entry(incoming.partition).or_insert(0);
         *next = (*next).max(incoming.offset + 1);
-        let record = &incoming.record;
-        let event: Event =
-            serde_json::from_str(&record.payload).map_err(|e| ProjectError::Undecodable {
-                conversation_uid: record.conversation_uid.clone(),
-                version: record.version,
-                reason: e.to_string(),
-            })?;
-        let events = by_conversation
-            .entry(record.conversation_uid.clone())
+        let uid = &incoming.record.conversation_uid;
+        by_conversation
+            .entry(uid.clone())
             .or_insert_with(|| {
-                order.push(record.conversation_uid.clone());
+                order.push(uid.clone());
                 Vec::new()
-            });
-        events.push((record.version, event));
+            })
+            .push(incoming);
+    }
+    let parked = parked::skip_parked(&mut tx, projection.projector, &mut order).await?;
+    for uid in &parked {
+        let waiting = by_conversation[uid].len();
+        parked::count_skipped(&mut tx, projection.projector, uid, waiting).await?;
+        outcome.parked += waiting;
     }
 
     let mut states = load_states_for_update(&mut tx, &order).await?;
@@ -91,16 +142,18 @@ pub async fn apply_batch(
             .remove(uid)
             .unwrap_or_else(|| Conversation::new(uid.as_str()));
         let mut state = before.clone();
-        for (version, event) in &by_conversation[uid] {
-            if *version <= state.version {
+        for incoming in &by_conversation[uid] {
+            let version = incoming.record.version;
+            if version <= state.version {
                 outcome.skipped += 1;
                 continue;
             }
-            if *version > state.version + 1 {
-                state = backfill(&mut tx, state, *version).await?;
+            let event = decode(&incoming.record)?;
+            if version > state.version + 1 {
+                state = backfill(&mut tx, state, version).await?;
             }
-            changes.note(&state, *version, event);
-            state = state.evolve(event);
+            changes.note(&state, version, &event);
+            state = state.evolve(&event);
             outcome.applied += 1;
         }
         if state.version > before.version {
@@ -108,55 +161,25 @@ pub async fn apply_batch(
         }
     }
     changes.write(&mut tx).await?;
-    store_checkpoints(&mut tx, projector, topic, &outcome.checkpoints).await?;
+    let positions: Vec<(i32, i64)> = outcome.checkpoints.iter().map(|(p, o)| (*p, *o)).collect();
+    convo_partitions::claims::store_positions(
+        &mut *tx,
+        projection.projector,
+        projection.topic,
+        projection.member,
+        &positions,
+    )
+    .await?;
     tx.commit().await?;
     Ok(outcome)
 }
 
-/// The stored checkpoints of `projector` on `topic`: partition -> next offset. Inside a
-/// transaction the rows stay locked until it ends, so two projectors never apply one partition's
-/// batch at once (a rebalance can briefly give a partition to both).
-pub async fn load_checkpoints(
-    conn: impl sqlx::PgExecutor<'_>,
-    projector: &str,
-    topic: &str,
-) -> Result<HashMap<i32, i64>, ProjectError> {
-    let rows = sqlx::query!(
-        "SELECT partition, next_offset FROM projector_checkpoints
-         WHERE projector = $1 AND topic = $2 FOR UPDATE",
-        projector,
-        topic
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.partition, r.next_offset))
-        .collect())
-}
-
-async fn store_checkpoints(
-    conn: &mut PgConnection,
-    projector: &str,
-    topic: &str,
-    checkpoints: &BTreeMap<i32, i64>,
-) -> Result<(), ProjectError> {
-    let partitions: Vec<i32> = checkpoints.keys().copied().collect();
-    let offsets: Vec<i64> = checkpoints.values().copied().collect();
-    sqlx::query!(
-        "INSERT INTO projector_checkpoints (projector, topic, partition, next_offset)
-         SELECT $1, $2, p, o FROM UNNEST($3::int[], $4::bigint[]) AS c (p, o)
-         ON CONFLICT (projector, topic, partition) DO UPDATE
-         SET next_offset = EXCLUDED.next_offset,
-             updated_at = clock_timestamp()",
-        projector,
-        topic,
-        &partitions,
-        &offsets
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
+fn decode(record: &EventRecord) -> Result<Event, ProjectError> {
+    serde_json::from_str(&record.payload).map_err(|e| ProjectError::Undecodable {
+        conversation_uid: record.conversation_uid.clone(),
+        version: record.version,
+        reason: e.to_string(),
+    })
 }
 
 async fn load_states_for_update(

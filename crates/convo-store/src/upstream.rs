@@ -42,6 +42,20 @@ pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Val
     Ok(handled.reply.body)
 }
 
+/// The outcome of a command that kept failing for a reason retrying does not cure (the store
+/// holds something this build cannot read, a constraint the command breaks): rejected with 500
+/// `internal_error`, the details in the log only. Nothing was stored for it.
+pub fn failed_outcome(wire: &WireCommand) -> Value {
+    json!({
+        "command_id": wire.command_id,
+        "type": wire.kind.type_name(),
+        "status": "rejected",
+        "conversation_uid": wire.conversation_uid,
+        "http_status": 500,
+        "errors": [{"code": "internal_error", "message": "The command could not be processed"}],
+    })
+}
+
 /// The outcome record: `{"command_id", "type", "status": "accepted", "conversation_uid",
 /// "version", "events"}` or `{"command_id", "type", "status": "rejected", "conversation_uid",
 /// "http_status", "errors"}`.

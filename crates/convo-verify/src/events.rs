@@ -149,12 +149,11 @@ fn check_presence(streams: &Streams, records: &[OnTopic], report: &mut Report) {
     let mut on_topic: BTreeSet<Uuid> = BTreeSet::new();
     for r in records {
         let id = r.record.event_id;
-        if !on_topic.insert(id) {
-            report.checked.event_duplicates += 1;
-            continue;
-        }
         let identity = (r.record.conversation_uid.as_str(), r.record.version);
-        if stored.get(&id) != Some(&identity) {
+        let known = stored.get(&id) == Some(&identity);
+        if known && !on_topic.insert(id) {
+            report.checked.event_duplicates += 1;
+        } else if !known {
             report.breach(Breach::UnknownOnTopic {
                 conversation_uid: r.record.conversation_uid.clone(),
                 version: r.record.version,

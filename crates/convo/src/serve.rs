@@ -4,6 +4,9 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -52,12 +55,6 @@ pub struct ServeArgs {
     /// JWKS file with public keys (`kid` honoured).
     #[arg(long, env = "CONVO_JWKS_FILE")]
     jwks_file: Option<PathBuf>,
-    /// Consumer group of the command intake.
-    #[arg(long, env = "CONVO_INTAKE_GROUP", default_value = "convo-intake")]
-    intake_group: String,
-    /// Consumer group of the projector.
-    #[arg(long, env = "CONVO_PROJECTOR_GROUP", default_value = "convo-projector")]
-    projector_group: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -91,52 +88,66 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             handler: CommandHandler::new(pool.clone()),
             verifier: Arc::new(verifier),
         };
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("binding {}", args.listen))?;
-        tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            convo_api::serve(listener, convo_api::router(state), stop.cancelled_owned())
+        // Bound here, so that an address in use ends the process at startup.
+        let mut listener = Some(
+            tokio::net::TcpListener::bind(args.listen)
                 .await
-                .context("HTTP API")
-        });
+                .with_context(|| format!("binding {}", args.listen))?,
+        );
+        let (address, stop) = (args.listen, shutdown.clone());
+        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
+            let (state, stop, bound) = (state.clone(), stop.clone(), listener.take());
+            async move {
+                let listener = match bound {
+                    Some(listener) => listener,
+                    None => tokio::net::TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("binding {address}"))?,
+                };
+                tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
+                convo_api::serve(listener, convo_api::router(state), stop.cancelled_owned())
+                    .await
+                    .context("HTTP API")
+            }
+        }));
     }
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            convo_relay::run(config, kafka, stop).await;
-            Ok(())
-        });
+        tasks.spawn(supervise(Role::Relay, shutdown.clone(), move || {
+            let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
+            async move {
+                convo_relay::run(config, kafka, stop).await;
+                Ok(())
+            }
+        }));
     }
     if roles.contains(&Role::Intake) {
-        let config = convo_intake::IntakeConfig {
-            group_id: args.intake_group.clone(),
-            ..Default::default()
-        };
         let (kafka, stop, handler) = (
             kafka.clone(),
             shutdown.clone(),
             CommandHandler::new(pool.clone()),
         );
-        tasks.spawn(async move {
-            convo_intake::run(config, kafka, handler, stop)
-                .await
-                .context("command intake")
-        });
+        tasks.spawn(supervise(Role::Intake, shutdown.clone(), move || {
+            let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
+            async move {
+                convo_intake::run(convo_intake::IntakeConfig::default(), kafka, handler, stop)
+                    .await
+                    .context("command intake")
+            }
+        }));
     }
     if roles.contains(&Role::Projector) {
-        let config = convo_projector::ProjectorConfig {
-            group_id: args.projector_group.clone(),
-            ..Default::default()
-        };
         let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
-        tasks.spawn(async move {
-            convo_projector::run(config, kafka, pool, stop)
-                .await
-                .context("projector")
-        });
+        tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
+            let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
+            async move {
+                let config = convo_projector::ProjectorConfig::default();
+                convo_projector::run(config, kafka, pool, stop)
+                    .await
+                    .context("projector")
+            }
+        }));
     }
 
     let signal = shutdown.clone();
@@ -144,20 +155,45 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         signal.cancel();
     });
-    // A role that ends on its own (an error) stops the others: run as a whole or not at all.
-    let mut result = Ok(());
-    while let Some(joined) = tasks.join_next().await {
-        let outcome = joined.context("a role panicked").and_then(|r| r);
-        if let Err(e) = outcome {
-            tracing::error!(error = %format!("{e:#}"), "role failed; shutting down");
-            if result.is_ok() {
-                result = Err(e);
-            }
-        }
-        shutdown.cancel();
-    }
+    while tasks.join_next().await.is_some() {}
     tracing::info!("stopped");
-    result
+    Ok(())
+}
+
+/// Runs a role until shutdown. A role that fails (returns an error, or panics) is started again
+/// after a pause that doubles from 1 s up to a minute (back to 1 s once it ran for a minute),
+/// while the other roles, the API included, keep running.
+async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    const FIRST_WAIT: Duration = Duration::from_secs(1);
+    const MAX_WAIT: Duration = Duration::from_secs(60);
+    let mut wait = FIRST_WAIT;
+    let mut restarts: u64 = 0;
+    loop {
+        let started = Instant::now();
+        let error = match tokio::spawn(start()).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(e) => format!("panicked: {e}"),
+        };
+        if shutdown.is_cancelled() {
+            tracing::error!(?role, %error, "role failed while stopping");
+            return;
+        }
+        if started.elapsed() >= MAX_WAIT {
+            wait = FIRST_WAIT;
+        }
+        restarts += 1;
+        tracing::error!(?role, %error, restarts, retry_in = ?wait, "role failed; restarting it");
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+        wait = (wait * 2).min(MAX_WAIT);
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -178,4 +214,50 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_role_is_started_again_until_it_ends_cleanly() {
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        supervise(Role::Projector, CancellationToken::new(), move || {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match attempt {
+                    0 => anyhow::bail!("broker unreachable"),
+                    1 => panic!("a bug"),
+                    _ => Ok(()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_pause_between_restarts() {
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let starts = Arc::new(AtomicU32::new(0));
+        let counted = starts.clone();
+        let supervised = tokio::spawn(supervise(Role::Intake, shutdown, move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { anyhow::bail!("always fails") }
+        }));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+        supervised.await.unwrap();
+        assert_eq!(
+            starts.load(Ordering::SeqCst),
+            2,
+            "started, failed, restarted after 1 s"
+        );
+    }
 }

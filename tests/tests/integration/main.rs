@@ -7,6 +7,7 @@ mod concurrency;
 mod follow_up_rows;
 mod idempotency;
 mod merges_and_deletes;
+mod partitions;
 mod permitted_field_rows;
 mod pipeline;
 mod read_models;

@@ -78,7 +78,7 @@ async fn a_put_is_published_with_its_envelope_and_projected() {
     relay.stop().await;
 }
 
-fn command(kind: &str, id: &str, uid: &str, fields: Value) -> Vec<u8> {
+pub(crate) fn command(kind: &str, id: &str, uid: &str, fields: Value) -> Vec<u8> {
     let mut command =
         json!({"type": kind, "command_id": id, "conversation_uid": uid, "business_uid": BUSINESS});
     command

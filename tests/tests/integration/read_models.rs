@@ -4,7 +4,8 @@
 
 use convo_domain::Conversation;
 use convo_kafka::EventRecord;
-use convo_projector::project::{Incoming, apply_batch};
+use convo_partitions::Claims;
+use convo_projector::project::{Applied, Incoming, ProjectError, Projection, apply_batch};
 use convo_tests::{BUSINESS, OTHER_BUSINESS, OTHER_STAFF, STAFF, TestApp, send};
 use serde_json::{Value, json};
 
@@ -22,6 +23,28 @@ type EventRow = (
 );
 
 /// Every stored event as the relay would publish it, in publish order, on partition 0.
+/// Applies `batch` as a projector member holding partition 0 of "events" would (it joins, claims
+/// the partition, applies, and leaves).
+async fn apply(
+    app: &TestApp,
+    projector: &str,
+    batch: &[Incoming],
+) -> Result<Applied, ProjectError> {
+    let lease = std::time::Duration::from_secs(60);
+    let mut claims = Claims::join(app.pool.clone(), projector, "events", 1, lease)
+        .await
+        .unwrap();
+    claims.heartbeat().await.unwrap();
+    let projection = Projection {
+        projector,
+        topic: "events",
+        member: claims.member(),
+    };
+    let applied = apply_batch(&app.pool, projection, batch).await;
+    claims.leave().await.unwrap();
+    applied
+}
+
 async fn published(app: &TestApp) -> Vec<Incoming> {
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT event_id, conversation_uid, version, event_type, schema_version, payload::text,
@@ -87,9 +110,7 @@ async fn folders_paging_and_scoping() {
         "business_uid": BUSINESS, "message_id": "m2", "direction": "outgoing", "at": "2026-05-05T10:00:00Z"}))
         .await;
     let batch = published(&app).await;
-    let applied = apply_batch(&app.pool, "read-models", "events", &batch)
-        .await
-        .unwrap();
+    let applied = apply(&app, "read-models", &batch).await.unwrap();
     assert_eq!(applied.applied, batch.len());
 
     let mut inbox = app.list_ids("folder=inbox").await;
@@ -197,9 +218,7 @@ async fn redelivery_and_replay_change_nothing() {
     )
     .await;
     let batch = published(&app).await;
-    apply_batch(&app.pool, "read-models", "events", &batch)
-        .await
-        .unwrap();
+    apply(&app, "read-models", &batch).await.unwrap();
     let snapshot = |app: TestApp| async move {
         sqlx::query_scalar::<_, Value>(
             "SELECT jsonb_build_array(
@@ -214,14 +233,10 @@ async fn redelivery_and_replay_change_nothing() {
     };
     let before = snapshot(app.clone()).await;
     // The same records again (a redelivery): below the checkpoint, all skipped.
-    let again = apply_batch(&app.pool, "read-models", "events", &batch)
-        .await
-        .unwrap();
+    let again = apply(&app, "read-models", &batch).await.unwrap();
     assert_eq!((again.applied, again.skipped), (0, batch.len()));
     // A replay under another projector name (fresh checkpoints): the version guard skips them.
-    let replay = apply_batch(&app.pool, "another", "events", &batch)
-        .await
-        .unwrap();
+    let replay = apply(&app, "another", &batch).await.unwrap();
     assert_eq!((replay.applied, replay.skipped), (0, batch.len()));
     assert_eq!(snapshot(app.clone()).await, before);
     let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM rm_messages")
@@ -249,9 +264,7 @@ async fn a_topic_whose_offsets_start_over_is_still_projected() {
             incoming
         })
         .collect();
-    apply_batch(&app.pool, "read-models", "events", &shifted)
-        .await
-        .unwrap();
+    apply(&app, "read-models", &shifted).await.unwrap();
     app.put_ok(uid, json!({"archived": true})).await;
     let after_reset: Vec<Incoming> = published(&app)
         .await
@@ -263,15 +276,13 @@ async fn a_topic_whose_offsets_start_over_is_still_projected() {
             incoming
         })
         .collect();
-    let applied = apply_batch(&app.pool, "read-models", "events", &after_reset)
-        .await
-        .unwrap();
+    let applied = apply(&app, "read-models", &after_reset).await.unwrap();
     assert_eq!(applied.applied, 1, "the archive at offset 0 is applied");
     assert_eq!(
         applied.checkpoints[&0], 1,
         "resume after what was read last"
     );
-    let stored: i64 = sqlx::query_scalar("SELECT next_offset FROM projector_checkpoints")
+    let stored: i64 = sqlx::query_scalar("SELECT next_offset FROM partition_claims")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -294,9 +305,7 @@ async fn a_gap_is_backfilled_from_the_event_store() {
     let batch = published(&app).await;
     // Only the last event reaches the projector.
     let last = batch.last().cloned().unwrap();
-    let applied = apply_batch(&app.pool, "read-models", "events", &[last])
-        .await
-        .unwrap();
+    let applied = apply(&app, "read-models", &[last]).await.unwrap();
     assert_eq!(applied.applied, 1);
     let state: Value = sqlx::query_scalar("SELECT state FROM rm_conversations WHERE uid = $1")
         .bind(uid)
@@ -329,7 +338,7 @@ async fn a_hard_delete_leaves_only_a_tombstone() {
         .await;
     app.command(json!({"type": "DeleteConversation", "command_id": "del", "conversation_uid": uid, "business_uid": BUSINESS}))
         .await;
-    apply_batch(&app.pool, "read-models", "events", &published(&app).await)
+    apply(&app, "read-models", &published(&app).await)
         .await
         .unwrap();
     let (lifecycle, title): (String, String) =

@@ -1,0 +1,14 @@
+//! Partition ownership without the broker's group coordinator (ADR 0006): the members of a
+//! consumer (the projector, the command intake) claim the partitions of their topic through leases
+//! in PostgreSQL, spread them evenly over the live members, keep their positions there, and take
+//! over the partitions of a member that died once its lease expires.
+//!
+//! - [`claims`] is the PostgreSQL side: membership, leases, positions, and the lock that fences a
+//!   member that lost a partition.
+//! - [`member`] is the Kafka side: a consumer that assigns exactly the claimed partitions.
+
+pub mod claims;
+pub mod member;
+
+pub use claims::{Claims, Rebalance};
+pub use member::{Member, MemberError};
