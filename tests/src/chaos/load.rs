@@ -45,7 +45,7 @@ pub struct Ledger {
     pub http_acks: Mutex<Vec<String>>,
     /// PUT answers other than 200, by status (0: no answer).
     pub http_other: Mutex<HashMap<u16, u64>>,
-    /// PUTs sent while PostgreSQL was down: (status, seconds taken).
+    /// PUTs sent while PostgreSQL was down: (status, seconds taken; 0: no answer within 10 s).
     pub during_db_outage: Mutex<Vec<(u16, f64)>>,
     /// Command ids the broker acknowledged.
     pub produced: Mutex<Vec<String>>,
@@ -189,6 +189,24 @@ async fn http_writer(
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// One PUT (a flag flip) with a 10 s timeout: its status (0: no answer) and how long it took.
+pub async fn put_once(base: &str, uid: &str, key: &str) -> (u16, Duration) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let sent = client
+        .put(format!("{base}/v2/conversations/{uid}"))
+        .bearer_auth(token(STAFF, BUSINESS, "all"))
+        .header("Idempotency-Key", key)
+        .json(&json!({"archived": true}))
+        .send()
+        .await;
+    let status = sent.as_ref().map_or(0, |r| r.status().as_u16());
+    (status, started.elapsed())
 }
 
 async fn producer(

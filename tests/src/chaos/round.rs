@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::load::Load;
+use super::load::{Load, put_once};
 use super::service::broker_outage;
 use super::{ALL_ROLES, BOUND, PROBE_LIMIT, Recovery, Scenario, Suite, probe};
 
@@ -74,8 +74,11 @@ impl Suite {
                 // Requests are judged from the moment the server is gone until it is started.
                 self.cluster.stop();
                 self.ledger.db_down.store(true, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_secs(3)).await;
+                let outage = Duration::from_secs(3);
+                let asked = outage_requests(&self.ledger, &self.apis, outage);
+                tokio::time::sleep(outage).await;
                 self.ledger.db_down.store(false, Ordering::SeqCst);
+                asked.await.ok();
                 self.cluster.restart();
                 (
                     "PostgreSQL stopped for 3 s, restarted".to_owned(),
@@ -292,4 +295,38 @@ impl Suite {
             ));
         }
     }
+}
+
+/// While PostgreSQL is down, a PUT every 250 ms (each on its own, so a hanging one does not hold
+/// back the next) to the live API instances; each answer is recorded with its time. Resolves
+/// when all have answered (or timed out).
+fn outage_requests(
+    ledger: &std::sync::Arc<super::load::Ledger>,
+    apis: &std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    outage: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let (ledger, apis) = (ledger.clone(), apis.clone());
+    tokio::spawn(async move {
+        let mut asked = tokio::task::JoinSet::new();
+        let started = Instant::now();
+        let mut n = 0;
+        while started.elapsed() < outage {
+            let bases = apis.lock().unwrap().clone();
+            if let Some(base) = bases.get(n % bases.len().max(1)).cloned() {
+                let ledger = ledger.clone();
+                asked.spawn(async move {
+                    let (status, took) =
+                        put_once(&base, "chaos00000000000", &format!("outage-{n}")).await;
+                    ledger
+                        .during_db_outage
+                        .lock()
+                        .unwrap()
+                        .push((status, took.as_secs_f64()));
+                });
+            }
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        while asked.join_next().await.is_some() {}
+    })
 }
