@@ -319,6 +319,22 @@ impl OwnBroker {
         }
     }
 
+    /// Stops the broker process the way an operator restarts it (SIGTERM, so it writes out what
+    /// it acknowledged), waiting up to 10 s before killing it.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            crate::chaos::service::send_signal(child.id(), "TERM");
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Kills the broker process.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

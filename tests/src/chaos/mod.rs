@@ -39,7 +39,8 @@ pub enum Scenario {
     KillOne,
     /// A third instance (`--roles projector,intake`) joins (and leaves again, gracefully).
     ScaleOut,
-    /// The broker goes away and comes back.
+    /// The broker goes away and comes back (frozen, or with `CONVO_CHAOS_BROKER_RESTART=1` on
+    /// noida-db, stopped and restarted).
     BrokerRestart,
     /// PostgreSQL stops (fast shutdown) for 3 s and starts again.
     DbRestart,

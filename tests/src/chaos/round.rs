@@ -67,7 +67,8 @@ impl Suite {
             }
             Scenario::BrokerRestart => {
                 let length = self.rng.millis(2000, 5000);
-                let how = broker_outage(&mut self.broker, length).await;
+                let restart = std::env::var("CONVO_CHAOS_BROKER_RESTART").is_ok_and(|v| v == "1");
+                let how = broker_outage(&mut self.broker, length, restart).await;
                 (format!("broker {how} after {length:?}"), Instant::now())
             }
             Scenario::DbRestart => {

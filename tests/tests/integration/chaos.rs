@@ -1,5 +1,6 @@
 //! The fault-injection suite, run by `scripts/chaos.sh` (rounds: `CONVO_CHAOS_ROUNDS`, default 1;
-//! `CONVO_CHAOS_SEED` repeats a run; `CONVO_CHAOS_SCENARIOS=kill_all,db_restart` picks some).
+//! `CONVO_CHAOS_SEED` repeats a run; `CONVO_CHAOS_SCENARIOS=kill_all,db_restart` picks some;
+//! `CONVO_CHAOS_BROKER_RESTART=1` restarts noida-db instead of freezing the broker).
 //! Ignored in the ordinary test run: it needs the `convo` binary and takes minutes.
 
 use convo_tests::chaos::{Scenario, Suite};
