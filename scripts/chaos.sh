@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fault-injection suite: real `convo serve` processes, a PostgreSQL cluster and a broker of the
 # suite's own, mixed HTTP and Kafka load, and at random moments: kill -9 of the whole service, of
-# one of two instances, a third instance joining, a broker restart, a PostgreSQL restart. After
+# one of two instances, a third instance joining, a broker outage, a PostgreSQL restart. After
 # each round `convo verify` must pass and every acknowledged command must be stored; after each
 # fault every partition must be consumed again within 15 s. docs/reliability.md describes it.
 #
