@@ -27,7 +27,8 @@ cargo build --release -p convo
 bin=${CARGO_TARGET_DIR:-$repo/target}/release/convo
 
 # Development tokens: the service verifies HS256 tokens with this secret, and `convo dev-token`
-# signs with it. Set CONVO_JWT_SECRET (or CONVO_JWT_PUBLIC_KEYS / CONVO_JWKS_FILE) for anything real.
+# signs with it. For anything real set CONVO_JWT_PUBLIC_KEYS / CONVO_JWKS_FILE: the secret is then
+# ignored unless CONVO_ALLOW_DEVELOPMENT_TOKENS=true.
 export CONVO_JWT_SECRET=${CONVO_JWT_SECRET:-convo-local-development-secret-not-for-production}
 export CONVO_LISTEN=${CONVO_LISTEN:-127.0.0.1:8080}
 

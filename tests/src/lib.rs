@@ -82,6 +82,8 @@ pub fn verifier() -> Verifier {
         hs_secret: Some(SECRET.to_owned()),
         public_key_pem_files: vec![format!("{fixtures}/test-rsa-public.pem").into()],
         jwks_file: Some(format!("{fixtures}/test-jwks.json").into()),
+        allow_development_tokens: true,
+        audience: None,
     })
     .expect("test keys load")
 }
@@ -92,8 +94,17 @@ impl TestApp {
         Self::spawn_on(TestDb::new().await, 8).await
     }
 
+    /// A fresh database and one app instance on it, with the server limits given.
+    pub async fn spawn_with(limits: convo_api::ServerLimits) -> Self {
+        Self::spawn_limited(TestDb::new().await, 8, limits).await
+    }
+
     /// Another app instance (its own pool) on an existing database.
     pub async fn spawn_on(db: TestDb, pool_size: u32) -> Self {
+        Self::spawn_limited(db, pool_size, convo_api::ServerLimits::default()).await
+    }
+
+    async fn spawn_limited(db: TestDb, pool_size: u32, limits: convo_api::ServerLimits) -> Self {
         let pool = db.pool(pool_size).await;
         let state = convo_api::AppState {
             handler: CommandHandler::new(pool.clone()),
@@ -106,6 +117,7 @@ impl TestApp {
         tokio::spawn(convo_api::serve(
             listener,
             convo_api::router(state),
+            limits,
             std::future::pending(),
         ));
         Self {
@@ -127,12 +139,14 @@ impl TestApp {
         CommandHandler::new(self.pool.clone())
     }
 
-    /// Runs one upstream JSON command (as `convo command` and Kafka do) and returns its outcome.
+    /// Runs one upstream JSON command (as `convo command` and Kafka do) and returns its outcome,
+    /// as the JSON record the outcomes topic carries.
     pub async fn command(&self, command: Value) -> Value {
         let wire = parse_command(command.to_string().as_bytes()).expect("a well-formed command");
-        convo_store::upstream::execute(&self.handler(), &wire)
+        let outcome = convo_store::upstream::execute(&self.handler(), &wire)
             .await
-            .expect("the store answers")
+            .expect("the store answers");
+        serde_json::to_value(outcome).expect("an outcome serializes")
     }
 
     /// Starts conversation `uid` in `BUSINESS`, owned by `STAFF`, with one incoming message.

@@ -1,10 +1,9 @@
 //! `/v2/conversations/{id}` (spec §1–§9).
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use convo_domain::command::{Action, Command};
 use convo_domain::render::{Depth, depth_from_full_client, render};
@@ -15,48 +14,48 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::auth::Identity;
+use crate::extract::{self, KeyHeader, MAX_KEY_LEN, PathUid, VcitaQuery};
 use crate::reply;
-
-/// Longest uid accepted; vcita uids are 16-32 characters of `[a-z0-9]`.
-const MAX_UID_LEN: usize = 64;
-/// Longest `Idempotency-Key` / `X-Correlation-Id` header accepted.
-const MAX_KEY_LEN: usize = 128;
 
 #[derive(Debug, Deserialize)]
 pub struct Params {
     full_client: Option<String>,
 }
 
-/// `PUT` and `PATCH`: run the update and answer with the conversation as it now is.
+/// `PUT` and `PATCH`: run the update and answer with the conversation as it now is. Refusals
+/// come in the spec's order: 401, 403, the query (400), the body (413, 400, 422), then 404.
 pub async fn update(
     State(app): State<AppState>,
-    Path(uid): Path<String>,
-    Query(params): Query<Params>,
+    identity: Identity,
+    PathUid(uid): PathUid,
+    VcitaQuery(params): VcitaQuery<Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let identity = match authenticate(&app, &headers) {
-        Ok(identity) => identity,
-        Err(refusal) => return refusal.into_response(),
+    let bytes = match extract::body(body, &headers, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => return reply::rejection(&rejection),
     };
-    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES + 1).await else {
-        return reply::rejection(&Rejection::TooLarge);
-    };
-    if !plausible_uid(&uid) {
-        return reply::rejection(&Rejection::NotFound);
-    }
     let changes = match parse_update_body(&bytes) {
         Ok(changes) => changes,
         Err(rejection) => return reply::rejection(&rejection),
     };
-    let Some(idempotency_key) = header_text(&headers, "idempotency-key") else {
-        return reply::rejection(&Rejection::BadRequest {
-            message: format!("Idempotency-Key must be 1-{MAX_KEY_LEN} visible ASCII characters"),
-        });
+    let idempotency_key = match KeyHeader::read(&headers, "idempotency-key") {
+        KeyHeader::Invalid => {
+            return reply::rejection(&Rejection::BadRequest {
+                message: format!(
+                    "Idempotency-Key must be 1-{MAX_KEY_LEN} visible ASCII characters"
+                ),
+            });
+        }
+        key => key.valid(),
+    };
+    let Some(uid) = uid else {
+        return reply::rejection(&Rejection::NotFound);
     };
     let depth = depth_from_full_client(params.full_client.as_deref());
     let request = update_request(
-        &uid,
+        uid.as_str(),
         &identity,
         changes,
         idempotency_key,
@@ -80,7 +79,7 @@ pub async fn update(
         })
         .await;
     match result {
-        Ok(handled) => reply::send(handled.reply),
+        Ok(answer) => reply::send(answer),
         Err(e) => reply::internal(&e),
     }
 }
@@ -95,8 +94,8 @@ fn update_request(
     headers: &HeaderMap,
 ) -> Request {
     let command_id = uuid::Uuid::new_v4().to_string();
-    let correlation_id = header_text(headers, "x-correlation-id")
-        .flatten()
+    let correlation_id = KeyHeader::read(headers, "x-correlation-id")
+        .valid()
         .unwrap_or_else(|| command_id.clone());
     let idempotency = idempotency_key.map(|key| {
         // Keys are the caller's: scope them so callers can never see each other's outcomes.
@@ -138,21 +137,17 @@ fn request_parts(uid: &str, body: &[u8], depth: Depth) -> [Vec<u8>; 3] {
 /// `GET`: the conversation as the last accepted write left it.
 pub async fn show(
     State(app): State<AppState>,
-    Path(uid): Path<String>,
-    Query(params): Query<Params>,
-    headers: HeaderMap,
+    identity: Identity,
+    PathUid(uid): PathUid,
+    VcitaQuery(params): VcitaQuery<Params>,
 ) -> Response {
-    let identity = match authenticate(&app, &headers) {
-        Ok(identity) => identity,
-        Err(refusal) => return refusal.into_response(),
-    };
-    if !plausible_uid(&uid) {
+    let Some(uid) = uid else {
         return reply::rejection(&Rejection::NotFound);
-    }
+    };
     let depth = depth_from_full_client(params.full_client.as_deref());
     let loaded = async {
         let mut conn = app.handler.pool().acquire().await?;
-        let target = store::resolve_route(&mut conn, &uid).await?;
+        let target = store::resolve_route(&mut conn, uid.as_str()).await?;
         store::load(&mut conn, &target).await
     }
     .await;
@@ -183,13 +178,9 @@ const DEFAULT_PER_PAGE: u32 = 25;
 /// models (they trail the writes by the projector's lag).
 pub async fn list(
     State(app): State<AppState>,
-    Query(params): Query<ListParams>,
-    headers: HeaderMap,
+    identity: Identity,
+    VcitaQuery(params): VcitaQuery<ListParams>,
 ) -> Response {
-    let identity = match authenticate(&app, &headers) {
-        Ok(identity) => identity,
-        Err(refusal) => return refusal.into_response(),
-    };
     let number = |name: &str, value: Option<&str>, default: u32| match value {
         None | Some("") => Ok(default),
         Some(text) => {
@@ -227,6 +218,32 @@ pub async fn list(
     }
 }
 
+/// A path no route serves. Under the conversation routes (`/v2/conversations/` without a uid,
+/// a longer path) the caller is authenticated first, then answered like an unknown uid.
+pub async fn no_route(State(app): State<AppState>, request: axum::extract::Request) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/v2/conversations") || path.starts_with("/platform/v1/conversations") {
+        let (mut parts, _) = request.into_parts();
+        if let Err(refusal) = Identity::from_request_parts(&mut parts, &app).await {
+            return refusal;
+        }
+        return reply::rejection(&Rejection::NotFound);
+    }
+    reply::not_found()
+}
+
+/// A method the route does not serve.
+pub async fn method_not_allowed(
+    State(app): State<AppState>,
+    request: axum::extract::Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    if let Err(refusal) = Identity::from_request_parts(&mut parts, &app).await {
+        return refusal;
+    }
+    reply::method_not_allowed()
+}
+
 /// Liveness and database reachability.
 pub async fn health(State(app): State<AppState>) -> Response {
     match sqlx_ping(&app).await {
@@ -244,63 +261,7 @@ pub async fn health(State(app): State<AppState>) -> Response {
     }
 }
 
-async fn sqlx_ping(app: &AppState) -> Result<(), convo_store::StoreError> {
-    let mut conn = app.handler.pool().acquire().await?;
-    store::resolve_route(&mut conn, "health").await?;
+async fn sqlx_ping(app: &AppState) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(app.handler.pool()).await?;
     Ok(())
-}
-
-/// Staff token check (401) and scope check (403), in that order.
-fn authenticate(app: &AppState, headers: &HeaderMap) -> Result<Identity, Refusal> {
-    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let identity = app
-        .verifier
-        .verify_header(header, Utc::now())
-        .map_err(|e| {
-            tracing::info!(reason = %e, "token refused");
-            Refusal::Unauthorized
-        })?;
-    if !identity.may_use_conversations() {
-        return Err(Refusal::Forbidden);
-    }
-    Ok(identity)
-}
-
-/// Why a caller was turned away before its request was looked at.
-enum Refusal {
-    Unauthorized,
-    Forbidden,
-}
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        match self {
-            Self::Unauthorized => reply::unauthorized(),
-            Self::Forbidden => reply::forbidden(),
-        }
-    }
-}
-
-/// A uid that could exist: anything else is "not found" without touching the database.
-fn plausible_uid(uid: &str) -> bool {
-    !uid.is_empty()
-        && uid.len() <= MAX_UID_LEN
-        && uid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// A header's value: `None` when absent, `Some(None)`... see callers. Returns `Some(Some(v))`
-/// for a usable value, `Some(None)` when absent, `None` when present but unusable.
-fn header_text(headers: &HeaderMap, name: &str) -> Option<Option<String>> {
-    match headers.get(name) {
-        None => Some(None),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .filter(|v| {
-                !v.is_empty() && v.len() <= MAX_KEY_LEN && v.bytes().all(|b| b.is_ascii_graphic())
-            })
-            .map(|v| Some(v.to_owned())),
-    }
 }

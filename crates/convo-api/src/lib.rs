@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 mod conversations;
+mod extract;
 mod reply;
 
-pub use app::{AppState, router, serve};
+pub use app::{AppState, ServerLimits, router, serve};

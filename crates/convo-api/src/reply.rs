@@ -23,6 +23,30 @@ pub fn forbidden() -> Response {
     )
 }
 
+/// A request that took longer than the server allows.
+pub fn timed_out() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        json!({"code": "timeout", "message": "The request took too long. Please retry."}),
+    )
+}
+
+/// A path no route serves.
+pub fn not_found() -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        json!({"code": "not_found", "message": "No such resource"}),
+    )
+}
+
+/// A method the route does not serve.
+pub fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"code": "method_not_allowed", "message": "This method is not allowed here"}),
+    )
+}
+
 /// A failure of ours, not the caller's. Details go to the log, not to the client.
 pub fn internal(error_text: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %error_text, "request failed");

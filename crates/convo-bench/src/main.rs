@@ -243,13 +243,13 @@ async fn run_command(
         },
         idempotency: None,
     };
-    let handled = handler
+    let reply = handler
         .handle(&request, |decision| convo_store::Reply {
             status: if decision.is_ok() { 200 } else { 422 },
             body: Value::Null,
         })
         .await?;
-    anyhow::ensure!(handled.reply.status == 200, "the command was rejected");
+    anyhow::ensure!(reply.status == 200, "the command was rejected");
     Ok(())
 }
 
@@ -275,6 +275,7 @@ async fn spawn_api(pool: &PgPool) -> anyhow::Result<(String, convo_store::Comman
     tokio::spawn(convo_api::serve(
         listener,
         convo_api::router(state),
+        convo_api::ServerLimits::default(),
         std::future::pending(),
     ));
     let token = convo_api::auth::sign_dev_token(

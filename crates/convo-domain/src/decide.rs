@@ -14,10 +14,10 @@ pub fn decide(state: &Conversation, command: &Command) -> Result<Vec<Event>, Rej
     match &command.action {
         Action::Start(start) => decide_start(state, command, start),
         Action::MergeInto { target_uid } => {
+            visible(state, command)?;
             if let Lifecycle::Merged { .. } = state.lifecycle {
                 return Err(Rejection::conflict("conversation was already merged"));
             }
-            open(state, command)?;
             if target_uid == &state.uid {
                 return Err(Rejection::conflict(
                     "merge would form a cycle: the target is, or was merged into, this conversation",
@@ -59,16 +59,25 @@ pub fn decide(state: &Conversation, command: &Command) -> Result<Vec<Event>, Rej
 }
 
 /// Refuses commands on a conversation the caller cannot see: never started, hard-deleted, or of
-/// another business (all "not found", so a uid's existence elsewhere is never revealed), and
-/// sends commands on a merged conversation to its target.
-fn open(state: &Conversation, command: &Command) -> Result<(), Rejection> {
+/// another business, all "not found", before anything else about it is looked at, so a uid's
+/// existence or state in another business is never revealed. (A `StartConversation` of a uid
+/// that exists in another business is the one exception: it must answer "already exists".)
+fn visible(state: &Conversation, command: &Command) -> Result<(), Rejection> {
     match &state.lifecycle {
         Lifecycle::New | Lifecycle::Deleted => Err(Rejection::NotFound),
         _ if state.business_uid != command.business_uid => Err(Rejection::NotFound),
+        Lifecycle::Merged { .. } | Lifecycle::Open => Ok(()),
+    }
+}
+
+/// [`visible`], and sends commands on a merged conversation to its target.
+fn open(state: &Conversation, command: &Command) -> Result<(), Rejection> {
+    visible(state, command)?;
+    match &state.lifecycle {
         Lifecycle::Merged { into } => Err(Rejection::Merged {
             target: into.clone(),
         }),
-        Lifecycle::Open => Ok(()),
+        _ => Ok(()),
     }
 }
 
@@ -133,12 +142,18 @@ fn decide_update(
         EventBody::Archived,
         EventBody::Unarchived,
     );
-    d.toggle(
-        changes.business_unread,
-        |s| s.business_unread,
-        EventBody::MarkedUnread,
-        EventBody::MarkedRead,
-    );
+    // The read state is the conversation's and the requesting staff's own record's, when it has
+    // one (spec §6): an event when either differs from the value asked for.
+    if let Some(unread) = changes.business_unread {
+        let mine = d.state.collaborators.get(staff_uid).map(|c| c.unread);
+        if d.state.business_unread != unread || mine.is_some_and(|m| m != unread) {
+            d.emit(if unread {
+                EventBody::MarkedUnread
+            } else {
+                EventBody::MarkedRead
+            });
+        }
+    }
     d.toggle(
         changes.spam,
         |s| s.spam,

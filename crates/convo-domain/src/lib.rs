@@ -13,14 +13,18 @@ pub mod command;
 pub mod decide;
 pub mod event;
 pub mod follow_up_date;
+pub mod outcome;
 pub mod rejection;
 pub mod render;
 pub mod state;
+pub mod uid;
 pub mod validate;
 pub mod wire;
 
 pub use command::{Command, UpdateChanges};
 pub use decide::decide;
 pub use event::{Event, EventBody};
+pub use outcome::Outcome;
 pub use rejection::{FieldError, Rejection};
 pub use state::Conversation;
+pub use uid::Uid;

@@ -9,6 +9,11 @@ use crate::command::Direction;
 use crate::event::{Event, EventBody};
 
 /// Where the conversation is in its life.
+/// The shape version of [`Conversation`]'s JSON, stored beside it in snapshots and read models:
+/// bump it when the JSON changes incompatibly, and stored states of another shape are refolded
+/// from the events instead of decoded.
+pub const STATE_SCHEMA: i32 = 1;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Lifecycle {

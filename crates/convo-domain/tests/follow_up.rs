@@ -284,6 +284,43 @@ fn fractions_are_dropped() {
 }
 
 #[test]
+fn dates_ruby_reads_set_the_follow_up() {
+    // Issue 8: a zone after a date without a time, ISO basic and ordinal dates, a `T` after a
+    // written date, a date among words; all refused (422) before.
+    for (text, stored) in [
+        ("Wed, 06 May 2026 GMT", "2026-05-06T00:00:00Z"),
+        ("6 May 2026 +0300", "2026-05-05T21:00:00Z"),
+        ("20260506T103121", "2026-05-06T10:31:21Z"),
+        ("2026-126", "2026-05-06T00:00:00Z"),
+        ("May 6, 2026T10:31:21", "2026-05-06T10:31:21Z"),
+        ("on 2026-05-06 at 10:31", "2026-05-06T10:31:00Z"),
+        ("2026-05-06T10:31:21Z please", "2026-05-06T10:31:21Z"),
+    ] {
+        given([CollaboratorAdded])
+            .when_update(json!({"follow_up": true, "follow_up_date": text}))
+            .then([FollowUpSet {
+                date: Some(at(stored)),
+                message: String::new(),
+            }]);
+    }
+}
+
+#[test]
+fn a_date_ruby_would_read_surprisingly_is_invalid() {
+    // ADR 0005: Ruby reads these as another instant than the writer meant.
+    for text in [
+        "2026-05-06 10:31 CET",
+        "the 6th of May 2026",
+        "2026-02-30",
+        "6 May 30",
+    ] {
+        given([])
+            .when_update(json!({"follow_up": true, "follow_up_date": text}))
+            .then_invalid("follow_up_date", "Invalid date");
+    }
+}
+
+#[test]
 fn unparseable_date_is_invalid() {
     given([])
         .when_update(json!({"follow_up": true, "follow_up_date": "next tuesday-ish"}))

@@ -145,6 +145,29 @@ fn merging_into_itself_is_a_cycle() {
 }
 
 #[test]
+fn another_business_learns_nothing_about_a_merged_uid_from_any_command() {
+    let actions = [
+        archive(),
+        Action::RecordMessage(message(Direction::Incoming)),
+        Action::Delete,
+        Action::MergeInto {
+            target_uid: "conv-other".into(),
+        },
+        Action::AbsorbMerged {
+            source_uid: "conv-source".into(),
+            message_count: 0,
+        },
+    ];
+    for action in actions {
+        given([MergedInto {
+            target_uid: "conv-target".into(),
+        }])
+        .when_in("biz-other", action)
+        .then_rejected(Rejection::NotFound);
+    }
+}
+
+#[test]
 fn merging_twice_conflicts() {
     given([MergedInto {
         target_uid: "conv-target".into(),

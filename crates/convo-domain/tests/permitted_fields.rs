@@ -81,6 +81,40 @@ fn unread_unchanged_is_a_no_op() {
 }
 
 #[test]
+fn mark_read_reaches_the_staffs_own_record_when_the_conversation_is_already_read() {
+    // Marked unread while this staff had a record; another staff (with none) then read it.
+    let after = given_events(vec![
+        started(),
+        by_staff(CollaboratorAdded),
+        by_staff(MarkedUnread),
+        by(OTHER_STAFF, MarkedRead),
+    ])
+    .when_update(json!({"business_unread": false}))
+    .then([MarkedRead]);
+    assert!(!after.business_unread);
+    assert!(!after.collaborator(STAFF).unwrap().unread);
+}
+
+#[test]
+fn mark_unread_reaches_the_staffs_own_record_when_the_conversation_is_already_unread() {
+    let after = given_events(vec![
+        started(),
+        by_staff(CollaboratorAdded),
+        by(OTHER_STAFF, MarkedUnread),
+    ])
+    .when_update(json!({"business_unread": true}))
+    .then([MarkedUnread]);
+    assert!(after.collaborator(STAFF).unwrap().unread);
+}
+
+#[test]
+fn read_state_already_reached_on_both_is_a_no_op() {
+    given([CollaboratorAdded, MarkedUnread])
+        .when_update(json!({"business_unread": true}))
+        .then_nothing();
+}
+
+#[test]
 fn spam_applies_to_the_client_too() {
     let then = given([]).when_update(json!({"spam": true}));
     assert_eq!(then.events()[0].client_uid, CLIENT);

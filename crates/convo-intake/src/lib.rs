@@ -18,6 +18,7 @@ mod replies;
 
 use std::time::Duration;
 
+use convo_domain::Outcome;
 use convo_domain::wire::{WireCommand, parse_command};
 use convo_kafka::{KafkaConfig, LogContext};
 use convo_partitions::{Member, MemberError};
@@ -207,12 +208,8 @@ fn cured_by_retrying(error: &StoreError) -> bool {
     }
 }
 
-fn outcome_reply(command: &WireCommand, outcome: &serde_json::Value, kafka: &KafkaConfig) -> Reply {
-    let key = outcome["conversation_uid"]
-        .as_str()
-        .unwrap_or(&command.conversation_uid)
-        .as_bytes()
-        .to_vec();
+fn outcome_reply(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig) -> Reply {
+    let key = outcome.conversation_uid().as_bytes().to_vec();
     let headers = OwnedHeaders::new()
         .insert(Header {
             key: "command_id",
@@ -225,7 +222,7 @@ fn outcome_reply(command: &WireCommand, outcome: &serde_json::Value, kafka: &Kaf
     Reply {
         topic: kafka.topics.outcomes.clone(),
         key: Some(key),
-        payload: outcome.to_string().into_bytes(),
+        payload: serde_json::to_vec(outcome).unwrap_or_default(),
         headers,
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use convo_domain::state::Lifecycle;
+use convo_domain::state::{Lifecycle, STATE_SCHEMA};
 use convo_domain::{Conversation, Event, EventBody};
 use convo_kafka::EventRecord;
 use sqlx::{PgConnection, PgPool};
@@ -135,7 +135,8 @@ pub async fn apply_batch(
         outcome.parked += waiting;
     }
 
-    let mut states = load_states_for_update(&mut tx, &order).await?;
+    let mut reshaped = Vec::new();
+    let mut states = load_states_for_update(&mut tx, &order, &mut reshaped).await?;
     let mut changes = Changes::default();
     for uid in &order {
         let before = states
@@ -156,7 +157,7 @@ pub async fn apply_batch(
             state = state.evolve(&event);
             outcome.applied += 1;
         }
-        if state.version > before.version {
+        if state.version > before.version || reshaped.contains(uid) {
             changes.conversations.push(state);
         }
     }
@@ -182,27 +183,37 @@ fn decode(record: &EventRecord) -> Result<Event, ProjectError> {
     })
 }
 
+/// The read-model states of `uids`, locked until the transaction ends. A row of another shape
+/// ([`STATE_SCHEMA`]) is refolded from the event store up to its version, and listed in
+/// `reshaped` so that it is written again even if no new event applies.
 async fn load_states_for_update(
     conn: &mut PgConnection,
     uids: &[String],
+    reshaped: &mut Vec<String>,
 ) -> Result<HashMap<String, Conversation>, ProjectError> {
     let rows = sqlx::query!(
-        "SELECT uid, version, state FROM rm_conversations WHERE uid = ANY($1) ORDER BY uid FOR UPDATE",
+        "SELECT uid, version, state_schema, state FROM rm_conversations
+         WHERE uid = ANY($1) ORDER BY uid FOR UPDATE",
         uids
     )
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|r| {
-            let state: Conversation =
-                serde_json::from_value(r.state).map_err(|e| ProjectError::Undecodable {
-                    conversation_uid: r.uid.clone(),
-                    version: u64::try_from(r.version).unwrap_or_default(),
-                    reason: format!("read-model state: {e}"),
-                })?;
-            Ok((r.uid, state))
-        })
-        .collect()
+    let mut states = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let version = u64::try_from(row.version).unwrap_or_default();
+        let state = if row.state_schema == STATE_SCHEMA {
+            serde_json::from_value(row.state).map_err(|e| ProjectError::Undecodable {
+                conversation_uid: row.uid.clone(),
+                version,
+                reason: format!("read-model state: {e}"),
+            })?
+        } else {
+            reshaped.push(row.uid.clone());
+            backfill(conn, Conversation::new(row.uid.as_str()), version + 1).await?
+        };
+        states.insert(row.uid, state);
+    }
+    Ok(states)
 }
 
 /// Events between the state's version and `next` never reached this projector (a topic that was
@@ -422,11 +433,11 @@ async fn upsert_conversations(
     sqlx::query!(
         "INSERT INTO rm_conversations (uid, business_uid, version, lifecycle, title, client_uid,
              staff_uid, archived, spam, business_unread, sent, deleted_at, created_at, updated_at,
-             last_user_action_at, last_client_action_at, state)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-             $6::text[], $7::text[], $8::bool[], $9::bool[], $10::bool[], $11::bool[],
+             last_user_action_at, last_client_action_at, state, state_schema)
+         SELECT u.*, $18::int FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[],
+             $5::text[], $6::text[], $7::text[], $8::bool[], $9::bool[], $10::bool[], $11::bool[],
              $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[],
-             $16::timestamptz[], $17::jsonb[])
+             $16::timestamptz[], $17::jsonb[]) AS u
          ON CONFLICT (uid) DO UPDATE SET
              business_uid = EXCLUDED.business_uid, version = EXCLUDED.version,
              lifecycle = EXCLUDED.lifecycle, title = EXCLUDED.title,
@@ -435,8 +446,10 @@ async fn upsert_conversations(
              business_unread = EXCLUDED.business_unread, sent = EXCLUDED.sent,
              deleted_at = EXCLUDED.deleted_at, created_at = EXCLUDED.created_at,
              updated_at = EXCLUDED.updated_at, last_user_action_at = EXCLUDED.last_user_action_at,
-             last_client_action_at = EXCLUDED.last_client_action_at, state = EXCLUDED.state
-         WHERE rm_conversations.version < EXCLUDED.version",
+             last_client_action_at = EXCLUDED.last_client_action_at, state = EXCLUDED.state,
+             state_schema = EXCLUDED.state_schema
+         WHERE rm_conversations.version < EXCLUDED.version
+            OR rm_conversations.state_schema <> EXCLUDED.state_schema",
         &uid,
         &business,
         &version,
@@ -453,7 +466,8 @@ async fn upsert_conversations(
         &updated_at,
         &user_at as &[Option<DateTime<Utc>>],
         &client_at as &[Option<DateTime<Utc>>],
-        &state
+        &state,
+        STATE_SCHEMA
     )
     .execute(conn)
     .await?;

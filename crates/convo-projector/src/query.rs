@@ -50,7 +50,9 @@ impl Folder {
 }
 
 /// One page of `business_uid`'s conversations in `folder`, as `staff_uid` sees them, most
-/// recently active first (follow-ups: soonest reminder first). `page` counts from 1.
+/// recently active first (follow-ups: soonest reminder first). `page` counts from 1. The read
+/// state (`business_unread`, the attention folder) is the staff's own collaborator record's when
+/// it has one, else the conversation's.
 pub async fn list_conversations(
     pool: &PgPool,
     business_uid: &str,
@@ -61,23 +63,24 @@ pub async fn list_conversations(
 ) -> Result<Vec<Value>, sqlx::Error> {
     let offset = i64::from(page.saturating_sub(1)) * i64::from(per_page);
     let rows = sqlx::query!(
-        r#"SELECT c.uid, c.business_uid, c.business_unread, c.client_uid, c.staff_uid, c.title,
+        r#"SELECT c.uid, c.business_uid, c.client_uid, c.staff_uid, c.title,
                   c.created_at, c.updated_at, c.last_user_action_at, c.last_client_action_at,
-                  f.follow_up_date AS "follow_up_date?"
+                  coalesce(me.unread, c.business_unread) AS "unread!",
+                  CASE WHEN me.follow_up THEN me.follow_up_date END AS "follow_up_date?"
            FROM rm_conversations c
-           LEFT JOIN rm_collaborators f
-             ON f.conversation_uid = c.uid AND f.staff_uid = $2 AND f.follow_up
+           LEFT JOIN rm_collaborators me ON me.conversation_uid = c.uid AND me.staff_uid = $2
            WHERE c.business_uid = $1 AND c.lifecycle = 'open'
              AND CASE $3
                  WHEN 'inbox' THEN c.deleted_at IS NULL AND NOT c.archived AND NOT c.spam
-                 WHEN 'follow_up' THEN c.deleted_at IS NULL AND f.staff_uid IS NOT NULL
+                 WHEN 'follow_up' THEN c.deleted_at IS NULL AND coalesce(me.follow_up, false)
                  WHEN 'sent' THEN c.deleted_at IS NULL AND c.sent
                  WHEN 'archived' THEN c.deleted_at IS NULL AND c.archived
-                 WHEN 'attention' THEN c.deleted_at IS NULL AND c.business_unread AND NOT c.spam
+                 WHEN 'attention' THEN c.deleted_at IS NULL AND coalesce(me.unread, c.business_unread)
+                                       AND NOT c.spam
                  WHEN 'trash' THEN c.deleted_at IS NOT NULL
                  ELSE c.deleted_at IS NULL
              END
-           ORDER BY CASE WHEN $3 = 'follow_up' THEN f.follow_up_date END ASC NULLS LAST,
+           ORDER BY CASE WHEN $3 = 'follow_up' THEN me.follow_up_date END ASC NULLS LAST,
                     c.updated_at DESC, c.uid
            LIMIT $4 OFFSET $5"#,
         business_uid,
@@ -95,7 +98,7 @@ pub async fn list_conversations(
             json!({
                 "id": r.uid,
                 "business_id": r.business_uid,
-                "business_unread": r.business_unread,
+                "business_unread": r.unread,
                 "client_id": r.client_uid,
                 "client_unread": false,
                 "created_at": time(r.created_at),

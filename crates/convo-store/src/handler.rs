@@ -81,15 +81,6 @@ pub struct Reply {
 }
 
 #[derive(Debug, Clone)]
-pub struct Handled {
-    pub reply: Reply,
-    /// True when this is a retry answered from the stored first outcome.
-    pub replayed: bool,
-    /// The decision, when the command ran now.
-    pub decision: Option<Result<Accepted, Rejection>>,
-}
-
-#[derive(Debug, Clone)]
 pub struct CommandHandler {
     pool: PgPool,
 }
@@ -109,7 +100,7 @@ impl CommandHandler {
         &self,
         request: &Request,
         reply: impl Fn(&Result<Accepted, Rejection>) -> Reply,
-    ) -> Result<Handled, StoreError> {
+    ) -> Result<Reply, StoreError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -129,7 +120,7 @@ impl CommandHandler {
         &self,
         request: &Request,
         reply: &impl Fn(&Result<Accepted, Rejection>) -> Reply,
-    ) -> Result<Handled, StoreError> {
+    ) -> Result<Reply, StoreError> {
         let mut tx = self.pool.begin().await?;
         let command = &request.command;
 
@@ -154,11 +145,7 @@ impl CommandHandler {
                     "this idempotency key was used with a different request",
                 )))
             };
-            return Ok(Handled {
-                reply,
-                replayed: true,
-                decision: None,
-            });
+            return Ok(reply);
         }
 
         let decision = match decision {
@@ -205,11 +192,7 @@ impl CommandHandler {
             store::insert_outcome(&mut tx, &idem.key, uid, version, &outcome).await?;
         }
         tx.commit().await?;
-        Ok(Handled {
-            reply: answer,
-            replayed: false,
-            decision: Some(decision),
-        })
+        Ok(answer)
     }
 }
 

@@ -10,7 +10,7 @@ pub mod store;
 pub mod upstream;
 
 pub use error::StoreError;
-pub use handler::{Accepted, CommandHandler, Handled, Idempotency, Metadata, Reply, Request};
+pub use handler::{Accepted, CommandHandler, Idempotency, Metadata, Reply, Request};
 
 /// The schema migrations, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();

@@ -8,8 +8,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 
-/// The shape version of snapshot JSON; bump it when `Conversation` changes incompatibly.
-pub const STATE_SCHEMA: i32 = 1;
+pub use convo_domain::state::STATE_SCHEMA;
 
 /// How many merge hops the router follows before giving up (merges never form cycles, so this
 /// only bounds damage from corrupt data).

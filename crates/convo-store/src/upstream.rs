@@ -2,15 +2,15 @@
 //! them: each runs through the handler, idempotent by its `command_id`, and yields an outcome.
 
 use chrono::Utc;
-use convo_domain::Rejection;
 use convo_domain::wire::WireCommand;
-use serde_json::{Value, json};
+use convo_domain::{Outcome, Rejection};
+use serde_json::json;
 
 use crate::error::StoreError;
 use crate::handler::{Accepted, CommandHandler, Idempotency, Metadata, Reply, Request};
 
 /// Runs one command and returns its outcome; a redelivered `command_id` returns the first one.
-pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Value, StoreError> {
+pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Outcome, StoreError> {
     let command = match wire.to_command(Utc::now()) {
         Ok(command) => command,
         // An invalid body never reaches the store, so a retry validates it again: same answer.
@@ -31,51 +31,58 @@ pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Val
             &[wire.canonical.as_bytes()],
         )),
     };
-    let handled = handler
+    let reply = handler
         .handle(&request, |decision| Reply {
             status: decision
                 .as_ref()
                 .map_or_else(Rejection::http_status, |_| 200),
-            body: outcome(wire, decision),
+            body: serde_json::to_value(outcome(wire, decision)).unwrap_or_default(),
         })
         .await?;
-    Ok(handled.reply.body)
+    // The body is an outcome this function stored (now, or for the first delivery).
+    serde_json::from_value(reply.body).map_err(|e| StoreError::Corrupt {
+        conversation_uid: wire.conversation_uid.clone(),
+        reason: format!("stored outcome of {}: {e}", wire.command_id),
+    })
 }
 
 /// The outcome of a command that kept failing for a reason retrying does not cure (the store
 /// holds something this build cannot read, a constraint the command breaks): rejected with 500
 /// `internal_error`, the details in the log only. Nothing was stored for it.
-pub fn failed_outcome(wire: &WireCommand) -> Value {
-    json!({
-        "command_id": wire.command_id,
-        "type": wire.kind.type_name(),
-        "status": "rejected",
-        "conversation_uid": wire.conversation_uid,
-        "http_status": 500,
-        "errors": [{"code": "internal_error", "message": "The command could not be processed"}],
-    })
+pub fn failed_outcome(wire: &WireCommand) -> Outcome {
+    Outcome::Rejected {
+        command_id: wire.command_id.clone(),
+        kind: wire.kind.type_name().to_owned(),
+        conversation_uid: wire.conversation_uid.clone(),
+        http_status: 500,
+        errors: vec![
+            json!({"code": "internal_error", "message": "The command could not be processed"}),
+        ],
+    }
 }
 
-/// The outcome record: `{"command_id", "type", "status": "accepted", "conversation_uid",
-/// "version", "events"}` or `{"command_id", "type", "status": "rejected", "conversation_uid",
-/// "http_status", "errors"}`.
-pub fn outcome(wire: &WireCommand, decision: &Result<Accepted, Rejection>) -> Value {
+/// The outcome of a decision.
+pub fn outcome(wire: &WireCommand, decision: &Result<Accepted, Rejection>) -> Outcome {
+    let kind = wire.kind.type_name().to_owned();
+    let command_id = wire.command_id.clone();
     match decision {
-        Ok(accepted) => json!({
-            "command_id": wire.command_id,
-            "type": wire.kind.type_name(),
-            "status": "accepted",
-            "conversation_uid": accepted.state.uid,
-            "version": accepted.state.version,
-            "events": accepted.events.iter().map(|e| e.type_name()).collect::<Vec<_>>(),
-        }),
-        Err(rejection) => json!({
-            "command_id": wire.command_id,
-            "type": wire.kind.type_name(),
-            "status": "rejected",
-            "conversation_uid": wire.conversation_uid,
-            "http_status": rejection.http_status(),
-            "errors": rejection.errors(),
-        }),
+        Ok(accepted) => Outcome::Accepted {
+            command_id,
+            kind,
+            conversation_uid: accepted.state.uid.clone(),
+            version: accepted.state.version,
+            events: accepted
+                .events
+                .iter()
+                .map(|e| e.type_name().to_owned())
+                .collect(),
+        },
+        Err(rejection) => Outcome::Rejected {
+            command_id,
+            kind,
+            conversation_uid: wire.conversation_uid.clone(),
+            http_status: rejection.http_status(),
+            errors: rejection.errors(),
+        },
     }
 }

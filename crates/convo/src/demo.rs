@@ -40,10 +40,7 @@ pub async fn run(handler: &CommandHandler, base_url: &str, secret: &str) -> anyh
         for command in commands {
             let wire = parse_command(command.to_string().as_bytes())?;
             let outcome = execute(handler, &wire).await?;
-            anyhow::ensure!(
-                outcome["status"] == "accepted",
-                "demo seed failed: {outcome}"
-            );
+            anyhow::ensure!(outcome.is_accepted(), "demo seed failed: {outcome:?}");
         }
     }
     let token = sign_dev_token(

@@ -46,6 +46,15 @@ pub struct ServeArgs {
     /// Address the HTTP API listens on.
     #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Seconds a connection may take to send a request's headers.
+    #[arg(long, env = "CONVO_HTTP_HEADER_TIMEOUT", default_value_t = 10)]
+    http_header_timeout: u64,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "CONVO_HTTP_REQUEST_TIMEOUT", default_value_t = 30)]
+    http_request_timeout: u64,
+    /// Connections the HTTP API serves at once (more wait to be accepted).
+    #[arg(long, env = "CONVO_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
+    http_max_connections: usize,
     /// HS256/HS512 secret for staff tokens (development).
     #[arg(long, env = "CONVO_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
@@ -55,6 +64,19 @@ pub struct ServeArgs {
     /// JWKS file with public keys (`kid` honoured).
     #[arg(long, env = "CONVO_JWKS_FILE")]
     jwks_file: Option<PathBuf>,
+    /// Accept HS256/HS512 development tokens signed with the secret although public keys are
+    /// configured. Without it, the secret is then ignored and HS tokens get 401; with a secret
+    /// alone, HS tokens are accepted either way.
+    #[arg(
+        long,
+        env = "CONVO_ALLOW_DEVELOPMENT_TOKENS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_development_tokens: bool,
+    /// Expected audience: a staff token's `aud` (a string or an array) contains it, or the token
+    /// gets 401. Unset, `aud` is not checked.
+    #[arg(long, env = "CONVO_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -82,6 +104,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             hs_secret: args.jwt_secret.clone(),
             public_key_pem_files: args.jwt_public_key.clone(),
             jwks_file: args.jwks_file.clone(),
+            allow_development_tokens: args.allow_development_tokens,
+            audience: args.jwt_audience.clone(),
         })
         .context("loading token verification keys")?;
         let state = convo_api::AppState {
@@ -95,6 +119,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("binding {}", args.listen))?,
         );
         let (address, stop) = (args.listen, shutdown.clone());
+        let limits = convo_api::ServerLimits {
+            header_read_timeout: Duration::from_secs(args.http_header_timeout),
+            request_timeout: Duration::from_secs(args.http_request_timeout),
+            max_connections: args.http_max_connections.max(1),
+            ..Default::default()
+        };
         tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
             let (state, stop, bound) = (state.clone(), stop.clone(), listener.take());
             async move {
@@ -105,9 +135,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                         .with_context(|| format!("binding {address}"))?,
                 };
                 tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-                convo_api::serve(listener, convo_api::router(state), stop.cancelled_owned())
-                    .await
-                    .context("HTTP API")
+                convo_api::serve(
+                    listener,
+                    convo_api::router(state),
+                    limits,
+                    stop.cancelled_owned(),
+                )
+                .await
+                .context("HTTP API")
             }
         }));
     }

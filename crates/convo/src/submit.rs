@@ -29,10 +29,10 @@ pub async fn run(handler: &CommandHandler, commands: &[WireCommand]) -> anyhow::
     let mut rejected = 0;
     for command in commands {
         let outcome = execute(handler, command).await?;
-        if outcome["status"] != "accepted" {
+        if !outcome.is_accepted() {
             rejected += 1;
         }
-        println!("{outcome}");
+        println!("{}", serde_json::to_string(&outcome)?);
     }
     anyhow::ensure!(
         rejected == 0,

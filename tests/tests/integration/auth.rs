@@ -1,7 +1,11 @@
 //! Spec §2 through HTTP: 401 for every bad token, 403 for a token without the scope, 404 for
-//! another business, and asymmetric keys.
+//! another business, asymmetric keys, development tokens beside public keys, and the expected
+//! audience.
 
-use convo_tests::{BUSINESS, OTHER_BUSINESS, STAFF, TestApp, assert_error, send, token};
+use std::sync::Arc;
+
+use convo_api::auth::{AuthConfig, Verifier};
+use convo_tests::{BUSINESS, OTHER_BUSINESS, SECRET, STAFF, TestApp, assert_error, send, token};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::json;
 
@@ -182,5 +186,167 @@ async fn the_app_claim_form_is_accepted() {
     )
     .unwrap();
     let (status, body) = put_with(&app, Some(format!("Bearer {token}"))).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The 401 body (spec §2).
+fn unauthorized() -> serde_json::Value {
+    json!({"success": false, "errors": [{"code": "unauthorized", "message": "401 Unauthorized"}]})
+}
+
+fn fixture_path(name: &str) -> std::path::PathBuf {
+    format!(
+        "{}/../crates/convo-api/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+    .into()
+}
+
+/// Another API instance on `app`'s database, verifying tokens as `config` says; its base URL.
+async fn spawn_with(app: &TestApp, config: AuthConfig) -> String {
+    let state = convo_api::AppState {
+        handler: app.handler(),
+        verifier: Arc::new(Verifier::new(&config).expect("test keys load")),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(convo_api::serve(
+        listener,
+        convo_api::router(state),
+        convo_api::ServerLimits::default(),
+        std::future::pending(),
+    ));
+    base
+}
+
+async fn put_at(app: &TestApp, base: &str, token: &str) -> (u16, serde_json::Value) {
+    send(
+        app.client
+            .put(format!("{base}/v2/conversations/{UID}"))
+            .bearer_auth(token)
+            .json(&json!({"archived": true})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn development_tokens_get_401_once_public_keys_are_configured() {
+    let app = TestApp::spawn().await;
+    app.start(UID).await;
+    let before = app.stored_rows().await;
+    let keys = AuthConfig {
+        hs_secret: Some(SECRET.to_owned()),
+        public_key_pem_files: vec![fixture_path("test-rsa-public.pem")],
+        jwks_file: Some(fixture_path("test-jwks.json")),
+        ..AuthConfig::default()
+    };
+    let hs256 = token(STAFF, BUSINESS, "all");
+    let hs512 = encode(
+        &Header::new(Algorithm::HS512),
+        &claims(600),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let rs256 = encode(
+        &Header::new(Algorithm::RS256),
+        &claims(600),
+        &EncodingKey::from_rsa_pem(&fixture("test-rsa-private.pem")).unwrap(),
+    )
+    .unwrap();
+
+    // Secret and public keys, no flag: the secret is ignored.
+    let production = spawn_with(&app, keys.clone()).await;
+    for dev_token in [&hs256, &hs512] {
+        assert_eq!(
+            put_at(&app, &production, dev_token).await,
+            (401, unauthorized())
+        );
+        let (status, body) = send(
+            app.client
+                .get(format!("{production}/v2/conversations/{UID}"))
+                .bearer_auth(dev_token),
+        )
+        .await;
+        assert_eq!((status, body), (401, unauthorized()));
+    }
+    assert_eq!(app.stored_rows().await, before);
+    let (status, body) = put_at(&app, &production, &rs256).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The development flag accepts them again; a secret alone needs no flag.
+    let allowed = spawn_with(
+        &app,
+        AuthConfig {
+            allow_development_tokens: true,
+            ..keys
+        },
+    )
+    .await;
+    let secret_only = spawn_with(
+        &app,
+        AuthConfig {
+            hs_secret: Some(SECRET.to_owned()),
+            ..AuthConfig::default()
+        },
+    )
+    .await;
+    for base in [&allowed, &secret_only] {
+        for dev_token in [&hs256, &hs512] {
+            let (status, body) = put_at(&app, base, dev_token).await;
+            assert_eq!(status, 200, "{base}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_expected_audience_is_checked() {
+    let app = TestApp::spawn().await;
+    app.start(UID).await;
+    let before = app.stored_rows().await;
+    let base = spawn_with(
+        &app,
+        AuthConfig {
+            hs_secret: Some(SECRET.to_owned()),
+            audience: Some("convo-api".to_owned()),
+            ..AuthConfig::default()
+        },
+    )
+    .await;
+    let with_aud = |aud: Option<serde_json::Value>| {
+        let mut claims = claims(600);
+        if let Some(aud) = aud {
+            claims["aud"] = aud;
+        }
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    for aud in [
+        None,
+        Some(json!("payments")),
+        Some(json!(["payments", "convo"])),
+        Some(json!(42)),
+    ] {
+        assert_eq!(
+            put_at(&app, &base, &with_aud(aud.clone())).await,
+            (401, unauthorized()),
+            "{aud:?}"
+        );
+    }
+    // The development token has no `aud`.
+    assert_eq!(
+        put_at(&app, &base, &token(STAFF, BUSINESS, "all")).await,
+        (401, unauthorized())
+    );
+    assert_eq!(app.stored_rows().await, before);
+    for aud in [json!("convo-api"), json!(["payments", "convo-api"])] {
+        let (status, body) = put_at(&app, &base, &with_aud(Some(aud.clone()))).await;
+        assert_eq!(status, 200, "{aud}: {body}");
+    }
+    // Without an expected audience, `aud` is not read.
+    let (status, body) = put_at(&app, &app.base, &with_aud(Some(json!("payments")))).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod chaos;
 mod concurrency;
+mod edges;
 mod follow_up_rows;
 mod idempotency;
 mod merges_and_deletes;

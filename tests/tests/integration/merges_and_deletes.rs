@@ -96,6 +96,27 @@ async fn a_merge_across_businesses_is_not_found() {
 }
 
 #[tokio::test]
+async fn another_business_merging_a_merged_conversation_is_not_found() {
+    // Merged in its own business; another business names it as the source of a merge.
+    let app = TestApp::spawn().await;
+    app.start_in(SOURCE, OTHER_BUSINESS).await;
+    app.start_in(TARGET, OTHER_BUSINESS).await;
+    let merged = app
+        .command(
+            json!({"type": "MergeConversation", "command_id": "merge-there",
+            "conversation_uid": SOURCE, "business_uid": OTHER_BUSINESS, "target_uid": TARGET}),
+        )
+        .await;
+    assert_eq!(merged["status"], "accepted", "{merged}");
+    app.start(THIRD).await;
+    let outcome = merge(&app, SOURCE, THIRD).await;
+    assert_eq!(
+        outcome["http_status"], 404,
+        "not 409 'already merged': {outcome}"
+    );
+}
+
+#[tokio::test]
 async fn a_hard_deleted_conversation_is_404() {
     let app = TestApp::spawn().await;
     app.start(SOURCE).await;

@@ -360,3 +360,88 @@ async fn a_hard_delete_leaves_only_a_tombstone() {
     }
     assert!(app.list_ids("folder=all").await.is_empty());
 }
+
+#[tokio::test]
+async fn the_list_shows_each_staff_their_own_read_state() {
+    let app = TestApp::spawn().await;
+    let uid = "readstate0000001";
+    app.start(uid).await;
+    // STAFF gets a collaborator record (a follow-up), then an incoming message marks everyone
+    // unread, and another staff (without a record) reads the conversation.
+    app.put_ok(
+        uid,
+        json!({"follow_up": true, "follow_up_date": "2099-01-01"}),
+    )
+    .await;
+    app.command(json!({"type": "RecordMessage", "command_id": "in-1", "conversation_uid": uid,
+        "business_uid": BUSINESS, "message_id": "m1", "direction": "incoming", "at": "2026-05-05T10:00:00Z"}))
+        .await;
+    let other_reads = app
+        .client
+        .put(app.url(uid))
+        .bearer_auth(convo_tests::token(OTHER_STAFF, BUSINESS, "all"))
+        .json(&json!({"business_unread": false}));
+    assert_eq!(send(other_reads).await.0, 200);
+    apply(&app, "read-models", &published(&app).await)
+        .await
+        .unwrap();
+    let unread = |staff: &'static str| {
+        let app = app.clone();
+        async move {
+            let (_, body) = app.list(staff, BUSINESS, "folder=all").await;
+            let attention = app.list(staff, BUSINESS, "folder=attention").await.1;
+            (
+                body["data"]["conversations"][0]["business_unread"].clone(),
+                attention["data"]["conversations"].as_array().unwrap().len(),
+            )
+        }
+    };
+    assert_eq!(
+        unread(STAFF).await,
+        (json!(true), 1),
+        "STAFF has not read it"
+    );
+    assert_eq!(unread(OTHER_STAFF).await, (json!(false), 0));
+
+    // STAFF reads it: the conversation was already read, STAFF's record was not.
+    app.put_ok(uid, json!({"business_unread": false})).await;
+    let events = app.events(uid).await;
+    assert_eq!(events.last().unwrap().1, "MarkedRead");
+    apply(&app, "read-models", &published(&app).await)
+        .await
+        .unwrap();
+    assert_eq!(unread(STAFF).await, (json!(false), 0));
+}
+
+#[tokio::test]
+async fn a_row_of_another_state_shape_is_refolded_from_the_events() {
+    let app = TestApp::spawn().await;
+    let uid = "readshape0000001";
+    app.start(uid).await;
+    app.put_ok(uid, json!({"archived": true, "follow_up": true}))
+        .await;
+    let batch = published(&app).await;
+    apply(&app, "read-models", &batch).await.unwrap();
+    let row = |app: TestApp| async move {
+        sqlx::query_as::<_, (i32, Value)>(
+            "SELECT state_schema, state FROM rm_conversations WHERE uid = $1",
+        )
+        .bind(uid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let (_, folded) = row(app.clone()).await;
+    // A row written by a build whose `Conversation` had another shape.
+    sqlx::query(
+        "UPDATE rm_conversations SET state = '{\"old\": \"shape\"}', state_schema = 0 WHERE uid = $1",
+    )
+    .bind(uid)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // A redelivery (nothing new to apply) is enough to rewrite it in the current shape.
+    let again = apply(&app, "read-models", &batch).await.unwrap();
+    assert_eq!(again.applied, 0);
+    assert_eq!(row(app.clone()).await, (1, folded));
+}

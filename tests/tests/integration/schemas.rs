@@ -770,7 +770,7 @@ fn schemas_refuse_missing_fields_and_wrong_types() {
     );
     assert_refused(
         OUTCOME,
-        &with(rejected, "/http_status", Some(json!(500))),
+        &with(rejected, "/http_status", Some(json!(418))),
         "/http_status",
     );
 }
