@@ -408,12 +408,15 @@ _convo_broker_answers() {
     exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
     printf "\x00\x00\x00\x0d\x00\x12\x00\x00\x00\x00\x00\x07\x00\x03cvo" >&3
     head -c 8 <&3 | od -An -tx1' _ "$1" 2>/dev/null) || return 1
-  [[ $(echo $reply) == *"00 00 00 07" ]]
+  reply=$(printf '%s' "$reply" | tr -s ' \n' ' ')
+  [[ $reply == *"00 00 00 07"* ]]
 }
 
-# Prints the pid from the pid file if it names a live broker process.
+# Prints the pid from the pid file if it names a live broker process (tansu.pid: written by
+# earlier versions of these scripts).
 _convo_broker_pid() {
   local pidfile=$CONVO_STATE_DIR/broker/broker.pid pid
+  [[ -f $pidfile ]] || pidfile=$CONVO_STATE_DIR/broker/tansu.pid
   [[ -f $pidfile ]] || return 1
   pid=$(<"$pidfile")
   _convo_pid_alive "$pid" || return 1
@@ -489,7 +492,7 @@ _convo_broker_up_locked() {
 _convo_broker_down_locked() {
   local pidfile=$CONVO_STATE_DIR/broker/broker.pid pid i
   if ! pid=$(_convo_broker_pid); then
-    rm -f "$pidfile"
+    rm -f "$pidfile" "$CONVO_STATE_DIR/broker/tansu.pid"
     return 0
   fi
   _convo_log "stopping $(_convo_pid_comm "$pid") broker (pid $pid)"
@@ -502,7 +505,7 @@ _convo_broker_down_locked() {
     _convo_log "broker did not stop within 10 s; killing it"
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$CONVO_STATE_DIR/broker/tansu.pid"
 }
 
 convo_broker_up() {
