@@ -72,7 +72,9 @@ pub struct Recovery {
     pub round: u32,
     pub scenario: Scenario,
     pub detail: String,
-    /// Seconds per partition (`None`: not within the probe limit).
+    /// Seconds per partition until a fresh command was answered (the intake)...
+    pub answered: Vec<Option<f64>>,
+    /// ...and until it was also projected: the recovery time (`None`: not within the probe limit).
     pub partitions: Vec<Option<f64>>,
 }
 

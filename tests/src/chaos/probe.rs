@@ -58,8 +58,14 @@ pub fn probe_uids(partitions: i32) -> Vec<String> {
         .collect()
 }
 
-/// How long after `since` each partition took to answer a fresh command and project its event
-/// (`None`: not within `limit`).
+/// Per partition, how long after `since` a fresh command took: to be answered (the intake), and
+/// to be answered and projected (`None`: not within `limit`).
+#[derive(Debug, Clone, Default)]
+pub struct Took {
+    pub answered: Vec<Option<Duration>>,
+    pub projected: Vec<Option<Duration>>,
+}
+
 pub async fn recovery(
     ledger: &Arc<Ledger>,
     kafka: &KafkaConfig,
@@ -67,7 +73,7 @@ pub async fn recovery(
     probes: &[String],
     since: Instant,
     limit: Duration,
-) -> Vec<Option<Duration>> {
+) -> Took {
     let producer = crate::kafka::producer(kafka);
     let round = uuid::Uuid::new_v4().simple().to_string();
     let flag = round.as_bytes()[0].is_multiple_of(2);
@@ -87,12 +93,13 @@ pub async fn recovery(
         }
         pending.push((p, id));
     }
-    let mut took = vec![None; probes.len()];
+    let ids: Vec<String> = pending.iter().map(|(_, id)| id.clone()).collect();
+    let mut projected = vec![None; probes.len()];
     while !pending.is_empty() && since.elapsed() < limit {
         let mut still = Vec::new();
         for (p, id) in pending {
             if consumed(ledger, pool, &probes[p], &id).await {
-                took[p] = Some(since.elapsed());
+                projected[p] = Some(since.elapsed());
             } else {
                 still.push((p, id));
             }
@@ -100,7 +107,18 @@ pub async fn recovery(
         pending = still;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    took
+    let answered = ids
+        .iter()
+        .map(|id| {
+            ledger
+                .outcome(id)
+                .map(|(_, at)| at.saturating_duration_since(since))
+        })
+        .collect();
+    Took {
+        answered,
+        projected,
+    }
 }
 
 /// The probe's outcome arrived and its read model reached the outcome's version.

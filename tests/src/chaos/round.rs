@@ -103,16 +103,14 @@ impl Suite {
         self.restore(scenario).await;
     }
 
-    fn record(
-        &mut self,
-        round: u32,
-        scenario: Scenario,
-        detail: String,
-        took: &[Option<Duration>],
-    ) {
-        let partitions: Vec<Option<f64>> =
-            took.iter().map(|t| t.map(|d| d.as_secs_f64())).collect();
-        for (p, t) in took.iter().enumerate() {
+    fn record(&mut self, round: u32, scenario: Scenario, detail: String, took: &probe::Took) {
+        let secs = |t: &[Option<Duration>]| -> Vec<Option<f64>> {
+            t.iter()
+                .map(|t| t.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0))
+                .collect()
+        };
+        let (partitions, answered) = (secs(&took.projected), secs(&took.answered));
+        for (p, t) in took.projected.iter().enumerate() {
             match t {
                 Some(t) if *t <= BOUND => {}
                 Some(t) => self.fail(format!(
@@ -125,11 +123,14 @@ impl Suite {
                 )),
             }
         }
-        eprintln!("[chaos]   {detail}: recovery per partition {partitions:?}");
+        eprintln!(
+            "[chaos]   {detail}: answered after {answered:?}, projected after {partitions:?} (s, per partition)"
+        );
         self.figures.recoveries.push(Recovery {
             round,
             scenario,
             detail,
+            answered,
             partitions,
         });
     }
