@@ -27,6 +27,10 @@ done
 export CONVO_CHAOS_ROUNDS=$rounds
 
 cd "$repo"
+if ! cargo nextest --version >/dev/null 2>&1; then
+  printf 'scripts/chaos.sh needs cargo-nextest (cargo install cargo-nextest --locked)\n' >&2
+  exit 2
+fi
 # shellcheck source=scripts/lib.sh
 source "$repo/scripts/lib.sh"
 convo_sqlx_offline_auto "$repo"
