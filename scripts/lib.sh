@@ -7,8 +7,9 @@
 #   convo_pg_up        private PostgreSQL cluster in $CONVO_STATE_DIR/pg (initdb once, then reused),
 #                      database $CONVO_PG_DB; exports DATABASE_URL
 #   convo_pg_down      fast stop of that cluster (no-op when it is not running)
-#   convo_broker_up    tansu (Kafka-protocol broker, in-memory storage) on 127.0.0.1:$CONVO_KAFKA_PORT,
-#                      installed into $CONVO_TOOLS_DIR on first use; exports KAFKA_BROKERS
+#   convo_broker_up    a Kafka-protocol broker ($CONVO_BROKER) on 127.0.0.1:$CONVO_KAFKA_PORT, installed
+#                      into $CONVO_TOOLS_DIR on first use; exports KAFKA_BROKERS, CONVO_BROKER and
+#                      CONVO_BROKER_BIN (tests start brokers of their own with it)
 #   convo_broker_down  stops the broker started by convo_broker_up (pid file; no-op if not running)
 #   convo_stack_up     both ups;  convo_stack_down: both downs
 #   convo_sqlx_offline_auto REPO   exports SQLX_OFFLINE=true when prepared .sqlx query data exists
@@ -20,16 +21,22 @@
 #   CONVO_STATE_DIR    state dir: pg data, sockets, logs, pid files
 #                      (default /tmp/convo-state-$CONVO_PG_PORT; must be traversable by the
 #                      `postgres` user, so never under /root or inside the repo)
-#   CONVO_TOOLS_DIR    where tansu is installed              (default $HOME/.cache/convo/tools)
+#   CONVO_BROKER       tansu (default: `cargo install tansu`, in-memory storage) or noida (noida-db
+#                      from PyPI into a virtualenv, data in the state dir); one variable picks the
+#                      broker for run.sh, test.sh, the tests' own brokers and scripts/chaos.sh
+#   CONVO_TOOLS_DIR    where the brokers are installed       (default $HOME/.cache/convo/tools)
 #   CONVO_TANSU_BIN    use this tansu binary instead of installing one (optional)
 #
 # Layout of the state dir:
-#   pg/data  pg/sock  pg/postgres.log          broker/cwd (empty)  broker/tansu.log  broker/tansu.pid
+#   pg/data  pg/sock  pg/postgres.log    broker/cwd (empty)  broker/broker.log  broker/broker.pid
+#   broker/noida-data (noida-db only)
 #
 # The Debian cluster (15/main) is never touched: the private cluster has its own data dir, port and
 # socket dir.
 
 CONVO_TANSU_VERSION=0.6.0
+CONVO_NOIDA_VERSION=0.2.3
+CONVO_NOIDA_SHA256=40a2fb15567e3d344e7483df62bb439e7d64ac6fb232f4f223554aed58204f82
 
 _convo_log() {
   printf '[convo] %s\n' "$*" >&2
@@ -46,6 +53,7 @@ _convo_defaults() {
   : "${CONVO_KAFKA_PORT:=19092}"
   : "${CONVO_STATE_DIR:=/tmp/convo-state-${CONVO_PG_PORT}}"
   : "${CONVO_TOOLS_DIR:=${HOME:-/root}/.cache/convo/tools}"
+  : "${CONVO_BROKER:=tansu}"
   if ! [[ $CONVO_PG_PORT =~ ^[0-9]+$ && $CONVO_KAFKA_PORT =~ ^[0-9]+$ ]]; then
     _convo_die "CONVO_PG_PORT and CONVO_KAFKA_PORT must be numbers (got '$CONVO_PG_PORT', '$CONVO_KAFKA_PORT')"
     return 1
@@ -62,7 +70,7 @@ _convo_defaults() {
     /*) ;;
     *) CONVO_TOOLS_DIR="$PWD/$CONVO_TOOLS_DIR" ;;
   esac
-  export CONVO_PG_PORT CONVO_PG_DB CONVO_KAFKA_PORT CONVO_STATE_DIR CONVO_TOOLS_DIR
+  export CONVO_PG_PORT CONVO_PG_DB CONVO_KAFKA_PORT CONVO_STATE_DIR CONVO_TOOLS_DIR CONVO_BROKER
 }
 
 # Runs "$@" while holding the state dir's lock, so that concurrent callers using the same state dir
@@ -295,18 +303,30 @@ convo_pg_down() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Broker (tansu)
+# Broker: tansu (default) or noida-db, chosen by CONVO_BROKER
 # ---------------------------------------------------------------------------------------------------
 
-# Sets CONVO_TANSU to a tansu binary, installing it with cargo when missing.
+# Checks CONVO_BROKER and sets CONVO_BROKER_BIN to that broker's binary, installing it on first use.
+_convo_broker_bin() {
+  case $CONVO_BROKER in
+    tansu) _convo_tansu_bin ;;
+    noida) _convo_noida_bin ;;
+    *)
+      _convo_die "CONVO_BROKER must be tansu or noida (got '$CONVO_BROKER')"
+      return 1
+      ;;
+  esac
+}
+
+# tansu: `cargo install` into $CONVO_TOOLS_DIR (or CONVO_TANSU_BIN).
 _convo_tansu_bin() {
   if [[ -n ${CONVO_TANSU_BIN:-} ]]; then
     [[ -x $CONVO_TANSU_BIN ]] || { _convo_die "CONVO_TANSU_BIN=$CONVO_TANSU_BIN is not executable"; return 1; }
-    CONVO_TANSU=$CONVO_TANSU_BIN
+    CONVO_BROKER_BIN=$CONVO_TANSU_BIN
     return 0
   fi
-  CONVO_TANSU=$CONVO_TOOLS_DIR/bin/tansu
-  [[ -x $CONVO_TANSU ]] && return 0
+  CONVO_BROKER_BIN=$CONVO_TOOLS_DIR/bin/tansu
+  [[ -x $CONVO_BROKER_BIN ]] && return 0
 
   local cargo
   cargo=$(command -v cargo || true)
@@ -318,7 +338,7 @@ _convo_tansu_bin() {
   # The lock serialises concurrent installs; whoever waited finds the binary there afterwards.
   (
     flock 8 || exit 1
-    [[ -x $CONVO_TANSU ]] && exit 0
+    [[ -x $CONVO_BROKER_BIN ]] && exit 0
     # Outside the repo, so no project .cargo/config.toml applies to this build.
     cd "$CONVO_TOOLS_DIR" || exit 1
     _convo_log "installing tansu $CONVO_TANSU_VERSION into $CONVO_TOOLS_DIR with cargo install (about 8 minutes on 2 cores; log: $install_log)"
@@ -328,35 +348,109 @@ _convo_tansu_bin() {
       _convo_die "cargo install tansu failed (log: $install_log)"
       exit 1
     fi
-    _convo_log "tansu installed: $CONVO_TANSU"
+    _convo_log "tansu installed: $CONVO_BROKER_BIN"
   ) 8>"$CONVO_TOOLS_DIR/.install.lock" || return 1
-  [[ -x $CONVO_TANSU ]] || { _convo_die "tansu install finished but $CONVO_TANSU is missing"; return 1; }
+  [[ -x $CONVO_BROKER_BIN ]] || { _convo_die "tansu install finished but $CONVO_BROKER_BIN is missing"; return 1; }
 }
 
-# True when a Kafka-protocol broker answers on 127.0.0.1:PORT.
+# noida-db: the PyPI wheel (hash-pinned) into a virtualenv in $CONVO_TOOLS_DIR; the binary it
+# ships is linked as $CONVO_TOOLS_DIR/bin/noida-db and run directly (its Python launcher would
+# leave the broker running when the launcher is killed).
+_convo_noida_bin() {
+  CONVO_BROKER_BIN=$CONVO_TOOLS_DIR/bin/noida-db
+  [[ -x $CONVO_BROKER_BIN ]] && return 0
+  mkdir -p "$CONVO_TOOLS_DIR/bin" || return 1
+  local venv=$CONVO_TOOLS_DIR/noida-db-$CONVO_NOIDA_VERSION log=$CONVO_TOOLS_DIR/noida-install.log
+  (
+    flock 8 || exit 1
+    [[ -x $CONVO_BROKER_BIN ]] && exit 0
+    _convo_python_venv "$venv" || exit 1
+    _convo_log "installing noida-db $CONVO_NOIDA_VERSION into $venv (log: $log)"
+    printf 'noida-db==%s --hash=sha256:%s\n' "$CONVO_NOIDA_VERSION" "$CONVO_NOIDA_SHA256" >"$venv/requirements.txt"
+    if ! "$venv/bin/python" -m pip install --no-deps --require-hashes -r "$venv/requirements.txt" >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      _convo_die "pip install noida-db failed (log: $log)"
+      exit 1
+    fi
+    local bin
+    bin=$(compgen -G "$venv/lib/python*/site-packages/noida_db/noida-db" | head -n 1)
+    [[ -n $bin ]] || { _convo_die "the noida-db wheel has no binary in $venv"; exit 1; }
+    chmod +x "$bin" && ln -sfn "$bin" "$CONVO_BROKER_BIN" || exit 1
+    _convo_log "noida-db installed: $CONVO_BROKER_BIN"
+  ) 8>"$CONVO_TOOLS_DIR/.noida-install.lock" || return 1
+  [[ -x $CONVO_BROKER_BIN ]] || { _convo_die "noida-db install finished but $CONVO_BROKER_BIN is missing"; return 1; }
+}
+
+# Creates a Python virtualenv at DIR (with pip), installing Debian's python3-venv when the
+# interpreter cannot make one.
+_convo_python_venv() {
+  local dir=$1 python
+  [[ -x $dir/bin/python ]] && "$dir/bin/python" -m pip --version >/dev/null 2>&1 && return 0
+  python=$(command -v python3 || true)
+  if [[ -z $python ]] || ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepip' 2>/dev/null; then
+    ((EUID == 0)) || { _convo_die "python3 with venv is needed for noida-db: apt-get install -y python3-venv (as root)"; return 1; }
+    _convo_log "installing python3-venv (apt-get) for noida-db"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -q >&2 && apt-get install -y -q python3-venv >&2; } || { _convo_die "apt-get install python3-venv failed"; return 1; }
+    python=/usr/bin/python3
+  fi
+  rm -rf "$dir"
+  "$python" -m venv "$dir" >&2 || { _convo_die "$python -m venv $dir failed"; return 1; }
+}
+
+# True when a Kafka-protocol broker answers on 127.0.0.1:PORT: an ApiVersions v0 request (api key
+# 18, correlation id 7, client id "cvo") gets a reply carrying correlation id 7. Works for any
+# broker, with nothing but bash.
 _convo_broker_answers() {
   _convo_port_open "$1" || return 1
-  timeout 10 "$CONVO_TANSU" topic list --broker "tcp://127.0.0.1:$1" >/dev/null 2>&1
+  local reply
+  reply=$(timeout 5 bash -c '
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "\x00\x00\x00\x0d\x00\x12\x00\x00\x00\x00\x00\x07\x00\x03cvo" >&3
+    head -c 8 <&3 | od -An -tx1' _ "$1" 2>/dev/null) || return 1
+  reply=$(printf '%s' "$reply" | tr -s ' \n' ' ')
+  [[ $reply == *"00 00 00 07"* ]]
 }
 
-# Prints the pid from the pid file if it names a live tansu process.
+# Prints the pid from the pid file if it names a live broker process (tansu.pid: written by
+# earlier versions of these scripts).
 _convo_broker_pid() {
-  local pidfile=$CONVO_STATE_DIR/broker/tansu.pid pid
+  local pidfile=$CONVO_STATE_DIR/broker/broker.pid pid
+  [[ -f $pidfile ]] || pidfile=$CONVO_STATE_DIR/broker/tansu.pid
   [[ -f $pidfile ]] || return 1
   pid=$(<"$pidfile")
   _convo_pid_alive "$pid" || return 1
-  [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *" broker "* ]] || return 1
+  [[ $(_convo_pid_comm "$pid") == @(tansu|noida-db) ]] || return 1
   printf '%s\n' "$pid"
+}
+
+# Starts the chosen broker in the background from the current (sub)shell; its pid goes to PIDFILE.
+# tansu keeps its data in memory (a restart starts empty); noida-db keeps it in broker/noida-data.
+_convo_broker_spawn() {
+  local url=$1 log=$2 pidfile=$3 dir=$CONVO_STATE_DIR/broker
+  _convo_close_fds
+  # tansu reads a .env from its working directory: give it an empty one.
+  rm -rf "$dir/cwd" && mkdir -p "$dir/cwd" && cd "$dir/cwd" || return 1
+  # tansu's other settings also come from these variables: keep a caller's values out.
+  unset CLUSTER_ID SCHEMA_REGISTRY OTEL_EXPORTER_OTLP_ENDPOINT LISTENER_URL ADVERTISED_LISTENER_URL STORAGE_ENGINE
+  local args
+  case $CONVO_BROKER in
+    tansu) args=(broker --listener-url "$url" --advertised-listener-url "$url" --storage-engine memory://tansu/) ;;
+    noida) args=(start --only kafka --host 127.0.0.1 --kafka-port "$CONVO_KAFKA_PORT" --data-dir "$dir/noida-data") ;;
+  esac
+  # setsid: own session, so Ctrl-C on the caller's terminal does not reach the broker.
+  setsid "$CONVO_BROKER_BIN" "${args[@]}" </dev/null >>"$log" 2>&1 &
+  printf '%s\n' "$!" >"$pidfile"
 }
 
 _convo_broker_up_locked() {
   local dir=$CONVO_STATE_DIR/broker
-  local log=$dir/tansu.log pidfile=$dir/tansu.pid cwd=$dir/cwd
+  local log=$dir/broker.log pidfile=$dir/broker.pid
   local url=tcp://127.0.0.1:$CONVO_KAFKA_PORT pid
 
   if _convo_broker_answers "$CONVO_KAFKA_PORT"; then
     if pid=$(_convo_broker_pid); then
-      _convo_log "broker already running on $url (pid $pid)"
+      _convo_log "broker already running on $url (pid $pid, $(_convo_pid_comm "$pid"))"
     else
       _convo_log "a broker is already answering on $url (not started by these scripts); reusing it"
     fi
@@ -370,32 +464,20 @@ _convo_broker_up_locked() {
       return 1
     fi
     mkdir -p "$dir" || return 1
-    # tansu reads a .env from its working directory: give it an empty one.
-    rm -rf "$cwd" || return 1
-    mkdir -p "$cwd" || return 1
     rm -f "$pidfile"
-    _convo_log "starting tansu broker on $url (log: $log)"
-    (
-      _convo_close_fds
-      cd "$cwd" || exit 1
-      # Its other settings also come from these variables: keep a caller's values out.
-      unset CLUSTER_ID SCHEMA_REGISTRY OTEL_EXPORTER_OTLP_ENDPOINT LISTENER_URL ADVERTISED_LISTENER_URL STORAGE_ENGINE
-      # setsid: own session, so Ctrl-C on the caller's terminal does not reach the broker.
-      setsid "$CONVO_TANSU" broker --listener-url "$url" --advertised-listener-url "$url" \
-        --storage-engine memory://tansu/ </dev/null >>"$log" 2>&1 &
-      printf '%s\n' "$!" >"$pidfile"
-    )
+    _convo_log "starting $CONVO_BROKER broker on $url (log: $log)"
+    (_convo_broker_spawn "$url" "$log" "$pidfile") || return 1
     pid=$(<"$pidfile")
     local deadline=$((SECONDS + 30))
     until _convo_broker_answers "$CONVO_KAFKA_PORT"; do
       if ! _convo_pid_alive "$pid"; then
         tail -n 30 "$log" >&2 2>/dev/null || true
-        _convo_die "tansu broker exited during startup (log: $log)"
+        _convo_die "$CONVO_BROKER broker exited during startup (log: $log)"
         return 1
       fi
       if ((SECONDS >= deadline)); then
         tail -n 30 "$log" >&2 2>/dev/null || true
-        _convo_die "tansu broker did not answer on $url within 30 s (log: $log)"
+        _convo_die "$CONVO_BROKER broker did not answer on $url within 30 s (log: $log)"
         _convo_broker_down_locked || true
         return 1
       fi
@@ -408,12 +490,12 @@ _convo_broker_up_locked() {
 }
 
 _convo_broker_down_locked() {
-  local pidfile=$CONVO_STATE_DIR/broker/tansu.pid pid i
+  local pidfile=$CONVO_STATE_DIR/broker/broker.pid pid i
   if ! pid=$(_convo_broker_pid); then
-    rm -f "$pidfile"
+    rm -f "$pidfile" "$CONVO_STATE_DIR/broker/tansu.pid"
     return 0
   fi
-  _convo_log "stopping tansu broker (pid $pid)"
+  _convo_log "stopping $(_convo_pid_comm "$pid") broker (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
     _convo_pid_alive "$pid" || break
@@ -423,12 +505,13 @@ _convo_broker_down_locked() {
     _convo_log "broker did not stop within 10 s; killing it"
     kill -KILL "$pid" 2>/dev/null || true
   fi
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$CONVO_STATE_DIR/broker/tansu.pid"
 }
 
 convo_broker_up() {
   _convo_defaults || return 1
-  _convo_tansu_bin || return 1
+  _convo_broker_bin || return 1
+  export CONVO_BROKER CONVO_BROKER_BIN
   _convo_locked _convo_broker_up_locked
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The project's run command: makes sure the local PostgreSQL cluster and tansu broker are up, builds
+# The project's run command: makes sure the local PostgreSQL cluster and the broker are up, builds
 # the release binary, applies migrations and runs the server in the foreground.
 #
 #   scripts/run.sh [ARGS...]     ARGS go to `convo serve`
 #
 # Ports: CONVO_PG_PORT (default 54329), CONVO_KAFKA_PORT (default 19092). PostgreSQL data persists
-# in CONVO_STATE_DIR (default /tmp/convo-state-$CONVO_PG_PORT) across runs; the broker keeps its
-# data in memory only, so topics and records are gone once it stops.
+# in CONVO_STATE_DIR (default /tmp/convo-state-$CONVO_PG_PORT) across runs. CONVO_BROKER picks the
+# broker: tansu (default) keeps its data in memory only, so topics and records are gone once it
+# stops; noida (noida-db) keeps them in the state dir.
 #
 # Ctrl-C stops only the server: PostgreSQL and the broker keep running (the next run.sh reuses
 # them). `scripts/stop.sh` stops them.

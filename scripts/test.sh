@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The project's test command: brings up a throw-away PostgreSQL cluster and tansu broker, runs the
+# The project's test command: brings up a throw-away PostgreSQL cluster and broker, runs the
 # workspace tests against them and tears everything down again.
 #
 #   scripts/test.sh [ARGS...]    ARGS go to the test runner (`cargo nextest run` if installed,
 #                                else `cargo test`), e.g. `scripts/test.sh -p convo-store`
 #
+# Broker: CONVO_BROKER=tansu (default) or noida (see scripts/lib.sh).
 # Ports: CONVO_PG_PORT (default 54339), CONVO_KAFKA_PORT (default 19192), separate from run.sh's.
 # State: CONVO_TEST_STATE_DIR (default /tmp/convo-test-$CONVO_PG_PORT), deleted at the start of each
 # run so tests never see old data. CONVO_STATE_DIR is deliberately ignored here so that a value meant
@@ -47,9 +48,9 @@ if [[ -e $CONVO_STATE_DIR ]]; then
 fi
 
 convo_pg_up
+# CONVO_BROKER (tansu or noida) picks the broker; convo_broker_up exports CONVO_BROKER_BIN, with
+# which the broker tests start brokers of their own (outages).
 convo_broker_up
-# The broker tests start brokers of their own (outages) with the same binary.
-export CONVO_TANSU
 
 cd "$repo"
 # CI sets CONVO_CHECK_SQLX=1: the committed .sqlx data must match the queries and migrations.

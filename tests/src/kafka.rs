@@ -10,6 +10,7 @@ use convo_kafka::{KafkaConfig, LogContext, Topics};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message, OwnedMessage};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -109,7 +110,9 @@ pub fn start_projector(app: &TestApp, kafka: &KafkaConfig) -> Running {
     })
 }
 
-/// A consumer of `topic` in a group of its own, from the beginning.
+/// A consumer of every partition of `topic` (`kafka.partitions` of them), from the beginning.
+/// Partitions are assigned, not subscribed: no group coordinator is involved, so it reads the
+/// same on every broker, and from a topic that is only created later.
 pub fn consumer(kafka: &KafkaConfig, topic: &str) -> StreamConsumer<LogContext> {
     let group = format!("test-{}", uuid::Uuid::new_v4().simple());
     let consumer: StreamConsumer<LogContext> = kafka
@@ -117,7 +120,13 @@ pub fn consumer(kafka: &KafkaConfig, topic: &str) -> StreamConsumer<LogContext> 
         .set("enable.auto.commit", "false")
         .create_with_context(LogContext)
         .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..kafka.partitions {
+        partitions
+            .add_partition_offset(topic, partition, Offset::Beginning)
+            .expect("a partition");
+    }
+    consumer.assign(&partitions).expect("assign");
     consumer
 }
 
@@ -194,6 +203,21 @@ pub async fn produce(producer: &FutureProducer<LogContext>, topic: &str, key: &s
         .expect("produced");
 }
 
+/// `convo verify` over the test's database and topics finds no breach (checking again for up to
+/// `wait` while the roles catch up); returns the report.
+pub async fn assert_verified(
+    app: &TestApp,
+    kafka: &KafkaConfig,
+    wait: Duration,
+) -> convo_verify::Report {
+    let options = convo_verify::Options::default();
+    let report = convo_verify::verify_until_clean(&app.pool, kafka, &options, wait)
+        .await
+        .expect("verify runs");
+    assert!(report.is_clean(), "{report}");
+    report
+}
+
 /// Polls `check` every 50 ms until it returns true; panics after `timeout`.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
 where
@@ -210,8 +234,9 @@ where
     }
 }
 
-/// A tansu broker of the test's own, on a free port, that the test can stop and start again.
-/// (It keeps data in memory: a restart comes back empty, like a broker that lost its disk.)
+/// A broker of the test's own, on a free port, that the test can stop and start again: the kind
+/// `scripts/test.sh` runs (`CONVO_BROKER`, binary `CONVO_BROKER_BIN`). tansu keeps data in memory
+/// (a restart comes back empty, like a broker that lost its disk); noida-db keeps it in `dir`.
 #[derive(Debug)]
 pub struct OwnBroker {
     pub port: u16,
@@ -240,25 +265,41 @@ impl OwnBroker {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The command line that starts the configured broker on `port`, keeping data in `dir`.
+    pub fn command(port: u16, dir: &std::path::Path) -> Command {
+        let kind = std::env::var("CONVO_BROKER").unwrap_or_else(|_| "tansu".to_owned());
+        let bin = std::env::var("CONVO_BROKER_BIN")
+            .expect("CONVO_BROKER_BIN must name the broker binary (scripts/test.sh sets it)");
+        let mut command = Command::new(bin);
+        match kind.as_str() {
+            "tansu" => {
+                let url = format!("tcp://127.0.0.1:{port}");
+                command
+                    .args(["broker", "--listener-url", &url])
+                    .args(["--advertised-listener-url", &url])
+                    .args(["--storage-engine", "memory://tansu/"]);
+            }
+            "noida" => {
+                command
+                    .args(["start", "--only", "kafka", "--host", "127.0.0.1"])
+                    .args(["--kafka-port", &port.to_string()])
+                    .arg("--data-dir")
+                    .arg(dir.join("data"));
+            }
+            other => panic!("CONVO_BROKER must be tansu or noida, not {other:?}"),
+        }
+        // tansu reads a .env in its working directory: `dir` has none.
+        command.current_dir(dir);
+        command
+    }
+
     /// Starts the broker process (again) and waits until it answers.
     pub async fn restart(&mut self) {
-        let tansu = std::env::var("CONVO_TANSU")
-            .expect("CONVO_TANSU must name the tansu binary (scripts/test.sh sets it)");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = Command::new(&tansu)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "memory://tansu/"])
-            .current_dir(&self.dir)
+        let child = Self::command(self.port, &self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start tansu");
+            .expect("start the broker");
         self.child = Some(child);
         for _ in 0..100 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
@@ -270,6 +311,34 @@ impl OwnBroker {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the test's broker did not start on port {}", self.port);
+    }
+
+    /// Whether a restart keeps the topics (noida-db keeps them on disk; tansu in memory).
+    pub fn keeps_data(&self) -> bool {
+        std::env::var("CONVO_BROKER").is_ok_and(|b| b == "noida")
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) to the broker process.
+    pub fn signal(&self, name: &str) {
+        if let Some(child) = &self.child {
+            crate::chaos::service::send_signal(child.id(), name);
+        }
+    }
+
+    /// Stops the broker process the way an operator restarts it (SIGTERM, so it writes out what
+    /// it acknowledged), waiting up to 10 s before killing it.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            crate::chaos::service::send_signal(child.id(), "TERM");
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Kills the broker process.

@@ -6,6 +6,7 @@
 
 pub mod schemas;
 
+pub mod chaos;
 pub mod kafka;
 
 pub mod outage;

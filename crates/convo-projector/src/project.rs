@@ -336,17 +336,7 @@ impl Changes {
             .map(|c| c.uid.clone())
             .collect();
         for state in &mut self.conversations {
-            if state.lifecycle == Lifecycle::Deleted {
-                *state = Conversation {
-                    uid: std::mem::take(&mut state.uid),
-                    version: state.version,
-                    lifecycle: Lifecycle::Deleted,
-                    business_uid: std::mem::take(&mut state.business_uid),
-                    created_at: state.created_at,
-                    updated_at: state.updated_at,
-                    ..Conversation::default()
-                };
-            }
+            *state = read_model_form(std::mem::take(state));
         }
         self.messages
             .retain(|m| !deleted.contains(&m.conversation_uid));
@@ -370,6 +360,23 @@ impl Changes {
         upsert_clients(conn, &self.started_clients).await?;
         update_client_spam(conn, &self.client_spam).await?;
         Ok(())
+    }
+}
+
+/// The conversation as its read-model row holds it: the state itself, except that a hard-deleted
+/// conversation is forgotten and keeps only a tombstone (uid, version, business, times).
+pub fn read_model_form(state: Conversation) -> Conversation {
+    if state.lifecycle != Lifecycle::Deleted {
+        return state;
+    }
+    Conversation {
+        uid: state.uid,
+        version: state.version,
+        lifecycle: Lifecycle::Deleted,
+        business_uid: state.business_uid,
+        created_at: state.created_at,
+        updated_at: state.updated_at,
+        ..Conversation::default()
     }
 }
 

@@ -5,6 +5,7 @@ mod serve;
 mod submit;
 mod tail;
 mod telemetry;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -85,6 +86,10 @@ enum Cmd {
         #[arg(long, env = "CONVO_JWT_SECRET", hide_env_values = true)]
         secret: String,
     },
+    /// Check the invariants: every committed event on the events topic, in order, on one
+    /// partition; no version gap; read models equal to a fold of the events; one outcome per
+    /// command; nothing parked. Exit code 2 when any breach is found.
+    Verify(verify::VerifyArgs),
     /// Seed a few realistic conversations and print ready-to-run curl lines.
     Demo {
         #[command(flatten)]
@@ -191,6 +196,8 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The report already said what was breached.
+        Err(e) if e.is::<verify::Breached>() => std::process::ExitCode::from(2),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -266,6 +273,7 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         Cmd::DeadLetters {
             action: TailCmd::Tail(args),
         } => tail::run(tail::Stream::DeadLetters, args).await,
+        Cmd::Verify(args) => verify::run(args).await,
         Cmd::DevToken {
             staff,
             business,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod bad_input;
+mod chaos;
 mod concurrency;
 mod edges;
 mod follow_up_rows;
@@ -18,3 +19,4 @@ mod rendering;
 mod schemas;
 mod sizes;
 mod topics;
+mod verify;

@@ -9,14 +9,14 @@ use std::time::Duration;
 use convo_kafka::KafkaConfig;
 use convo_partitions::Claims;
 use convo_tests::kafka::{
-    Running, brokers, collect_until, consumer, create_topics, eventually, headers, produce,
-    producer, start_intake, start_projector, start_relay, unique_config,
+    Running, assert_verified, brokers, collect_until, consumer, create_topics, eventually, headers,
+    produce, producer, start_intake, start_projector, start_relay, unique_config,
 };
 use convo_tests::{STAFF, TestApp};
 use rdkafka::message::{Message, OwnedMessage};
 use serde_json::{Value, json};
 
-use crate::pipeline::{assert_read_models_match_the_events, command};
+use crate::pipeline::command;
 
 const LEASE: Duration = Duration::from_millis(1500);
 
@@ -207,7 +207,7 @@ async fn a_killed_projector_s_partitions_are_projected_again_within_15_s() {
         || async { projected_events(&app).await == all },
     )
     .await;
-    assert_read_models_match_the_events(&app).await;
+    assert_verified(&app, &kafka, Duration::from_secs(30)).await;
     second.stop().await;
     relay.stop().await;
 }
@@ -387,6 +387,28 @@ async fn a_conversation_whose_events_cannot_be_applied_is_parked_and_the_others_
         .await
         .unwrap();
     assert_eq!(projected, 2, "nothing applied past the parked event");
+    // `convo verify` reports it (and the record that is not the stored v3); the other is clean.
+    let check = |uid: &str| {
+        let options = convo_verify::Options {
+            conversation: Some(uid.to_owned()),
+            ..Default::default()
+        };
+        let (pool, kafka) = (app.pool.clone(), kafka.clone());
+        async move { convo_verify::verify(&pool, &kafka, &options).await.unwrap() }
+    };
+    let report = check(bad).await;
+    let kinds: Vec<&str> = report
+        .breaches
+        .iter()
+        .map(|b| match b {
+            convo_verify::Breach::Parked { .. } => "parked",
+            convo_verify::Breach::UnknownOnTopic { .. } => "unknown",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["unknown", "parked"], "{report}");
+    assert!(report.to_string().contains("BREACH parked: {"), "{report}");
+    assert!(check(good).await.is_clean());
     projector.stop().await;
     relay.stop().await;
 }

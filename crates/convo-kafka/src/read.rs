@@ -1,0 +1,179 @@
+//! Reading a whole topic once, from the beginning to its end, without a consumer group: every
+//! partition is assigned explicitly, so no group coordinator is involved and no offsets are
+//! committed.
+//!
+//! "The end" is found without trusting watermarks alone (some brokers report them wrong when the
+//! last batch holds several records): a partition is finished when the consumer reached its high
+//! watermark or the end of what the broker returned (partition EOF), and then nothing more arrived
+//! for `settle`; a partition that never reaches its watermark is finished after `5 × settle` of
+//! silence. The whole read gives up after `timeout`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+use crate::context::LogContext;
+
+/// How a whole-topic read ends.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Silence after the end of a partition before it counts as read.
+    pub settle: Duration,
+    /// The longest the whole read may take.
+    pub timeout: Duration,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self {
+            settle: Duration::from_millis(500),
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("broker: {0}")]
+    Broker(#[from] KafkaError),
+    #[error("topic {0} does not exist")]
+    NoTopic(String),
+    #[error("topic {topic}: partitions {partitions:?} still unread after {timeout:?}")]
+    Timeout {
+        topic: String,
+        partitions: Vec<i32>,
+        timeout: Duration,
+    },
+}
+
+/// Per partition: where reading stands.
+#[derive(Debug)]
+struct Progress {
+    high: i64,
+    next: i64,
+    at_end: bool,
+    last_activity: Instant,
+}
+
+impl Progress {
+    fn finished(&self, now: Instant, settle: Duration) -> bool {
+        let quiet = now.duration_since(self.last_activity);
+        let reached = self.at_end || self.next >= self.high;
+        (reached && quiet >= settle) || quiet >= settle * 5
+    }
+}
+
+/// Every record of `topic`, in offset order per partition (partitions one after another).
+pub async fn read_topic(
+    config: &KafkaConfig,
+    topic: &str,
+    limits: ReadLimits,
+) -> Result<Vec<OwnedMessage>, ReadError> {
+    let (config, topic) = (config.clone(), topic.to_owned());
+    // librdkafka's polling blocks: keep it off the async workers.
+    tokio::task::spawn_blocking(move || read_blocking(&config, &topic, limits))
+        .await
+        .expect("the topic reader does not panic")
+}
+
+fn read_blocking(
+    config: &KafkaConfig,
+    topic: &str,
+    limits: ReadLimits,
+) -> Result<Vec<OwnedMessage>, ReadError> {
+    let consumer: BaseConsumer<LogContext> = config
+        .base_config()
+        .set(
+            "group.id",
+            format!("convo-read-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest")
+        .create_with_context(LogContext)?;
+    let started = Instant::now();
+    let mut progress = partitions(&consumer, topic, limits.timeout)?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in progress.keys() {
+        assignment.add_partition_offset(topic, *partition, Offset::Beginning)?;
+    }
+    consumer.assign(&assignment)?;
+
+    let mut records: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
+    loop {
+        let now = Instant::now();
+        let unfinished: Vec<i32> = progress
+            .iter()
+            .filter(|(_, p)| !p.finished(now, limits.settle))
+            .map(|(partition, _)| *partition)
+            .collect();
+        if unfinished.is_empty() {
+            break;
+        }
+        if now.duration_since(started) > limits.timeout {
+            return Err(ReadError::Timeout {
+                topic: topic.to_owned(),
+                partitions: unfinished,
+                timeout: limits.timeout,
+            });
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(message)) => {
+                if let Some(p) = progress.get_mut(&message.partition()) {
+                    p.next = message.offset() + 1;
+                    p.at_end = false;
+                    p.last_activity = Instant::now();
+                }
+                records
+                    .entry(message.partition())
+                    .or_default()
+                    .push(message.detach());
+            }
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                if let Some(p) = progress.get_mut(&partition) {
+                    p.at_end = true;
+                    p.last_activity = Instant::now();
+                }
+            }
+            Some(Err(e)) => {
+                tracing::debug!(%topic, error = %e, "reading the topic (retrying)");
+            }
+            None => {}
+        }
+    }
+    Ok(records.into_values().flatten().collect())
+}
+
+/// The partitions of `topic` with their high watermarks (as the broker reports them).
+fn partitions(
+    consumer: &BaseConsumer<LogContext>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<i32, Progress>, ReadError> {
+    let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
+    let found = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        .ok_or_else(|| ReadError::NoTopic(topic.to_owned()))?;
+    let mut progress = BTreeMap::new();
+    for partition in found.partitions() {
+        let (low, high) = consumer.fetch_watermarks(topic, partition.id(), timeout)?;
+        progress.insert(
+            partition.id(),
+            Progress {
+                high,
+                next: low,
+                at_end: false,
+                last_activity: Instant::now(),
+            },
+        );
+    }
+    Ok(progress)
+}
