@@ -8,7 +8,7 @@
 //! - [`commands`]: every command on the commands topic has exactly one distinct outcome (or, if it
 //!   is not a command, a dead letter); identical repeats (at-least-once redelivery) are counted.
 //! - [`parked`]: conversations the projector parked are reported (each one is a breach: it needs
-//!   an operator).
+//!   an operator); so is a relay that reports itself stalled (`relay_positions`).
 //!
 //! What is read, in this order so that a running service cannot cause a false breach that a
 //! retry would not clear: the topics, then one snapshot of the store and the read models (a read
@@ -69,6 +69,7 @@ pub async fn verify(
     let stored = events::stored(&mut tx, scope).await?;
     let models = read_models::load(&mut tx, scope).await?;
     let parked = parked::load(&mut tx, scope).await?;
+    let relays = convo_relay::status::stored(&mut *tx).await?;
     tx.commit().await?;
 
     let mut report = Report::new(scope);
@@ -82,6 +83,15 @@ pub async fn verify(
     };
     commands::check(&command_topics, scope, &mut report);
     parked::check(&parked, &mut report);
+    for relay in relays {
+        if let Some(since) = relay.stalled_since {
+            report.breach(Breach::RelayStalled {
+                relay: relay.relay,
+                since: since.to_rfc3339(),
+                reason: relay.stalled_reason.unwrap_or_default(),
+            });
+        }
+    }
     Ok(report)
 }
 

@@ -94,6 +94,13 @@ pub enum Breach {
     },
     /// A conversation the projector parked (its later events wait for an operator).
     Parked { row: Value },
+    /// A relay that cannot publish (a record the broker refuses, a position from another
+    /// cluster): nothing after its position reaches the events topic until it is fixed.
+    RelayStalled {
+        relay: String,
+        since: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Breach {
@@ -191,6 +198,11 @@ impl std::fmt::Display for Breach {
                     .join(" vs ")
             ),
             Self::Parked { row } => write!(f, "parked: {row}"),
+            Self::RelayStalled {
+                relay,
+                since,
+                reason,
+            } => write!(f, "relay {relay} stalled since {since}: {reason}"),
         }
     }
 }

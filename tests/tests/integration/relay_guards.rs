@@ -93,6 +93,18 @@ async fn a_refused_record_stalls_the_relay_in_order_until_the_limit_is_raised() 
         .stalled_reason
         .expect("a reason for other processes");
     assert!(reason.contains(&event.event_id.to_string()), "{reason}");
+    // `convo verify` reports it too.
+    let report = convo_verify::verify(&app.pool, &kafka, &Default::default())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .breaches
+            .iter()
+            .any(|b| matches!(b, convo_verify::Breach::RelayStalled { .. })),
+        "{:?}",
+        report.breaches
+    );
 
     // Only what came before the refused event is on the topic: nothing overtakes it.
     let before = drain_for(&events, Duration::from_secs(3)).await;
