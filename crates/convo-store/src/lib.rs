@@ -17,8 +17,9 @@ pub use store::Metadata;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// How long a request waits for a pooled connection. When the database is unreachable, this is
-/// how long a request takes to fail (HTTP 503): a few seconds, not a hang.
-pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// how long a request takes to fail (HTTP 503 with `Retry-After`), not a hang; a service so
+/// overloaded that a connection is not free within it sheds the request the same way.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The pool settings every role uses.
 pub fn pool_options(max_connections: u32) -> sqlx::postgres::PgPoolOptions {
