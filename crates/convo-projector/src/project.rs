@@ -227,22 +227,14 @@ async fn backfill(
     mut state: Conversation,
     next: u64,
 ) -> Result<Conversation, ProjectError> {
-    let rows = sqlx::query!(
-        "SELECT version, payload FROM events
-         WHERE conversation_uid = $1 AND version > $2 AND version < $3 ORDER BY version",
-        state.uid,
-        state.version as i64,
-        next as i64
-    )
-    .fetch_all(conn)
-    .await?;
-    for row in rows {
-        let event: Event =
-            serde_json::from_value(row.payload).map_err(|e| ProjectError::Undecodable {
-                conversation_uid: state.uid.clone(),
-                version: u64::try_from(row.version).unwrap_or_default(),
-                reason: e.to_string(),
-            })?;
+    let stored =
+        convo_store::events::stream(conn, &state.uid.clone(), state.version, Some(next)).await?;
+    for stored in stored {
+        let event = stored.event().map_err(|e| ProjectError::Undecodable {
+            conversation_uid: state.uid.clone(),
+            version: stored.version,
+            reason: e.to_string(),
+        })?;
         state = state.evolve(&event);
     }
     if state.version + 1 != next {

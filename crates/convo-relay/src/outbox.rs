@@ -1,6 +1,7 @@
 //! The relay's statements on the events table (the outbox) and on its own `relay_positions` row.
 
 use convo_kafka::EventRecord;
+use convo_store::events::{self, Position, StoredEvent};
 use sqlx::PgConnection;
 
 use crate::status::StalledEvent;
@@ -101,40 +102,35 @@ pub(crate) async fn read_batch(
     position: i64,
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
-    let rows = sqlx::query!(
-        r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
-                  event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
-           FROM events
-           WHERE (tx_id, position) > ($1::text::xid8, $2)
-             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-           ORDER BY tx_id, position
-           LIMIT $3"#,
-        tx_id,
+    let from = Position {
+        tx_id: tx_id.to_owned(),
         position,
-        limit
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+    };
+    Ok(events::committed_after(conn, &from, limit)
+        .await?
         .into_iter()
-        .map(|r| Row {
-            tx_id: r.tx_id,
-            position: r.position,
-            record: EventRecord {
-                event_id: r.event_id,
-                conversation_uid: r.conversation_uid,
-                version: u64::try_from(r.version).unwrap_or_default(),
-                event_type: r.event_type,
-                schema_version: r.schema_version,
-                business_uid: r.business_uid,
-                actor_staff_uid: r.actor_staff_uid,
-                command_id: r.command_id,
-                correlation_id: r.correlation_id,
-                causation_id: r.causation_id,
-                occurred_at: r.occurred_at,
-                payload: r.payload,
-            },
+        .map(|(at, stored)| Row {
+            tx_id: at.tx_id,
+            position: at.position,
+            record: record(stored),
         })
         .collect())
+}
+
+/// A stored event as the record the relay publishes.
+pub fn record(stored: StoredEvent) -> EventRecord {
+    EventRecord {
+        event_id: stored.event_id,
+        conversation_uid: stored.conversation_uid,
+        version: stored.version,
+        event_type: stored.event_type,
+        schema_version: stored.schema_version,
+        business_uid: stored.business_uid,
+        actor_staff_uid: stored.actor_staff_uid,
+        command_id: stored.command_id,
+        correlation_id: stored.correlation_id,
+        causation_id: stored.causation_id,
+        occurred_at: stored.occurred_at,
+        payload: stored.payload,
+    }
 }

@@ -5,6 +5,7 @@
 //! Schema changes live in `migrations/`, applied by [`MIGRATOR`] (`convo migrate`).
 
 pub mod error;
+pub mod events;
 pub mod handler;
 pub mod store;
 pub mod upstream;

@@ -96,10 +96,10 @@ pub async fn insert_route(
 /// from the start instead.
 pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT 0 AS "kind!", version AS "version!", state AS "data!"
+        r#"SELECT 0 AS "kind!", version AS "version!", state::text AS "data!"
            FROM snapshots WHERE conversation_uid = $1 AND state_schema = $2
            UNION ALL
-           SELECT 1, version, payload FROM events
+           SELECT 1, version, payload::text FROM events
            WHERE conversation_uid = $1
              AND version > COALESCE((SELECT version FROM snapshots
                                      WHERE conversation_uid = $1 AND state_schema = $2), 0)
@@ -112,7 +112,7 @@ pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, St
     let mut rows = rows.into_iter().peekable();
     let mut state = Conversation::new(uid);
     if let Some(snapshot) = rows.next_if(|row| row.kind == 0) {
-        match serde_json::from_value::<Conversation>(snapshot.data) {
+        match serde_json::from_str::<Conversation>(&snapshot.data) {
             Ok(snapshot) => state = snapshot,
             Err(e) => {
                 tracing::warn!(conversation = uid, error = %e, "snapshot does not decode; folding the events");
@@ -121,7 +121,8 @@ pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, St
         }
     }
     for row in rows {
-        state = state.evolve(&decode(uid, row.version, row.data)?);
+        let version = u64::try_from(row.version).unwrap_or_default();
+        state = state.evolve(&crate::events::decode(uid, version, &row.data)?);
     }
     Ok(state)
 }
@@ -131,27 +132,10 @@ async fn fold_events(
     conn: &mut PgConnection,
     mut state: Conversation,
 ) -> Result<Conversation, StoreError> {
-    let after = i64::try_from(state.version).unwrap_or(i64::MAX);
-    let tail = sqlx::query!(
-        "SELECT version, payload FROM events
-         WHERE conversation_uid = $1 AND version > $2 ORDER BY version",
-        state.uid,
-        after
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in tail {
-        let event = decode(&state.uid, row.version, row.payload)?;
-        state = state.evolve(&event);
+    for stored in crate::events::stream(conn, &state.uid.clone(), state.version, None).await? {
+        state = state.evolve(&stored.event()?);
     }
     Ok(state)
-}
-
-fn decode(uid: &str, version: i64, payload: serde_json::Value) -> Result<Event, StoreError> {
-    serde_json::from_value(payload).map_err(|e| StoreError::Corrupt {
-        conversation_uid: uid.to_owned(),
-        reason: format!("event version {version}: {e}"),
-    })
 }
 
 /// Who and what caused a command, recorded with each of its events.

@@ -5,39 +5,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use convo_kafka::EventRecord;
 use rdkafka::message::{Message, OwnedMessage};
 use serde_json::Value;
+use convo_store::events::StoredEvent;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::report::{Breach, Report};
 
-/// One committed event.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub event_id: Uuid,
-    pub version: u64,
-    pub payload: Value,
-}
-
 /// Committed events per conversation, in version order.
-pub type Streams = BTreeMap<String, Vec<Stored>>;
+pub type Streams = BTreeMap<String, Vec<StoredEvent>>;
 
 /// Every committed event (of `scope`, when given).
 pub async fn stored(conn: &mut PgConnection, scope: Option<&str>) -> sqlx::Result<Streams> {
-    let rows: Vec<(Uuid, String, i64, Value)> = sqlx::query_as(
-        "SELECT event_id, conversation_uid, version, payload FROM events
-         WHERE $1::text IS NULL OR conversation_uid = $1
-         ORDER BY conversation_uid, version",
-    )
-    .bind(scope)
-    .fetch_all(conn)
-    .await?;
     let mut streams = Streams::new();
-    for (event_id, uid, version, payload) in rows {
-        streams.entry(uid).or_default().push(Stored {
-            event_id,
-            version: u64::try_from(version).unwrap_or_default(),
-            payload,
-        });
+    for event in convo_store::events::all(conn, scope).await? {
+        streams
+            .entry(event.conversation_uid.clone())
+            .or_default()
+            .push(event);
     }
     Ok(streams)
 }
@@ -94,7 +78,7 @@ fn readable(topic: &[OwnedMessage], scope: Option<&str>, report: &mut Report) ->
     records
 }
 
-fn check_gaps(uid: &str, events: &[Stored], report: &mut Report) {
+fn check_gaps(uid: &str, events: &[StoredEvent], report: &mut Report) {
     let have: BTreeSet<u64> = events.iter().map(|e| e.version).collect();
     let last = have.last().copied().unwrap_or(0);
     let missing: Vec<u64> = (1..=last).filter(|v| !have.contains(v)).collect();

@@ -10,7 +10,9 @@ use convo_projector::project::read_model_form;
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use crate::events::{Stored, Streams};
+use convo_store::events::StoredEvent;
+
+use crate::events::Streams;
 use crate::parked::Parked;
 use crate::report::{Breach, Report};
 
@@ -109,10 +111,10 @@ pub fn check(
 }
 
 /// The fold's version, and what differs between the fold and the rows.
-fn compare(uid: &str, stored: &[Stored], model: &Model) -> (u64, Vec<String>) {
+fn compare(uid: &str, stored: &[StoredEvent], model: &Model) -> (u64, Vec<String>) {
     let mut events = Vec::with_capacity(stored.len());
     for e in stored {
-        match serde_json::from_value::<Event>(e.payload.clone()) {
+        match e.event() {
             Ok(event) => events.push((e.version, event)),
             Err(err) => {
                 return (

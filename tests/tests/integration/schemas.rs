@@ -174,60 +174,6 @@ fn assert_outcome(outcome: &Value, status: &str, events: &[&str]) {
 
 /// A stored event: `event_id, conversation_uid, version, event_type, schema_version, payload,
 /// business_uid, actor_staff_uid, command_id, correlation_id, causation_id, occurred_at`.
-type EventRow = (
-    uuid::Uuid,
-    String,
-    i64,
-    String,
-    i32,
-    Value,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-);
-
-/// One stored event as the CloudEvent the relay publishes (`schemas/envelope.v1.json`).
-fn cloud_event(row: &EventRow) -> Value {
-    let (
-        id,
-        uid,
-        version,
-        kind,
-        schema_version,
-        payload,
-        business,
-        actor,
-        command,
-        correlation,
-        causation,
-        at,
-    ) = row;
-    let mut event = json!({
-        "specversion": "1.0",
-        "id": id.to_string(),
-        "source": "urn:convo:conversations",
-        "type": format!("com.vcita.conversations.{kind}"),
-        "subject": uid,
-        "time": at.to_rfc3339_opts(SecondsFormat::Micros, true),
-        "datacontenttype": "application/json",
-        "aggregateversion": version,
-        "schemaversion": schema_version,
-        "businessuid": business,
-        "commandid": command,
-        "correlationid": correlation,
-        "causationid": causation,
-        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        "data": payload,
-    });
-    if let Some(actor) = actor {
-        event["actorstaffuid"] = json!(actor);
-    }
-    event
-}
-
 #[tokio::test]
 async fn every_event_type_the_store_writes_matches_the_schemas_and_so_do_the_outcomes() {
     let app = TestApp::spawn().await;
@@ -448,17 +394,15 @@ async fn every_event_type_the_store_writes_matches_the_schemas_and_so_do_the_out
     }
     assert_eq!(seen, BTreeSet::from(EVENT_TYPES.map(str::to_owned)));
 
-    // Each stored event, as the CloudEvent the relay publishes, matches envelope.v1.json.
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT event_id, conversation_uid, version, event_type, schema_version, payload,
-                business_uid, actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
-         FROM events ORDER BY position",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .expect("read events");
-    for row in &rows {
-        assert_valid_envelope(&cloud_event(row));
+    // Each stored event, as the relay makes it into a record, in its structured CloudEvent form
+    // (what `convo export` writes), matches envelope.v1.json.
+    let mut conn = app.pool.acquire().await.expect("a connection");
+    let stored = convo_store::events::all(&mut conn, None)
+        .await
+        .expect("read events");
+    assert_eq!(stored.len(), rows.len());
+    for event in stored {
+        assert_valid_envelope(&convo_relay::record(event).structured());
     }
 }
 
