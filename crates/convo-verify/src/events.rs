@@ -3,9 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use convo_kafka::EventRecord;
-use rdkafka::message::{Message, OwnedMessage};
-use serde_json::Value;
 use convo_store::events::StoredEvent;
+use rdkafka::message::{Message, OwnedMessage};
 use sqlx::PgConnection;
 use uuid::Uuid;
 

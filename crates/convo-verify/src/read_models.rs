@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use convo_domain::{Conversation, Event, EventBody};
+use convo_domain::{Conversation, EventBody};
 use convo_projector::project::read_model_form;
 use serde_json::Value;
 use sqlx::PgConnection;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use convo_domain::wire::parse_command;
 use convo_tests::schemas::{
     COMMAND, COMMAND_TYPES, DRAFT_2020_12, ENVELOPE, EVENT, EVENT_TYPES, ID_BASE, OUTCOME,
