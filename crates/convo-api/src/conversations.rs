@@ -252,13 +252,29 @@ pub async fn method_not_allowed(
     reply::method_not_allowed()
 }
 
-/// Liveness and database reachability.
+/// Liveness and database reachability, with every relay's stall (a record the broker refuses, a
+/// position from another cluster), if any: 200 while the database answers (a stalled relay does
+/// not stop the API from serving), 503 when it does not.
 pub async fn health(State(app): State<AppState>) -> Response {
-    match sqlx_ping(&app).await {
-        Ok(()) => reply::send(Answer {
-            status: 200,
-            body: serde_json::json!({"status": "ok"}),
-        }),
+    let relays = async {
+        sqlx_ping(&app).await?;
+        convo_relay::status::stored(app.handler.pool()).await
+    };
+    match relays.await {
+        Ok(relays) => {
+            let stalled: Vec<serde_json::Value> = relays
+                .into_iter()
+                .filter(|r| r.stalled_since.is_some())
+                .map(|r| {
+                    serde_json::json!({"relay": r.relay, "since": r.stalled_since,
+                                       "reason": r.stalled_reason})
+                })
+                .collect();
+            reply::send(Answer {
+                status: 200,
+                body: serde_json::json!({"status": "ok", "stalled_relays": stalled}),
+            })
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
             reply::send(Answer {

@@ -105,6 +105,10 @@ async fn a_refused_record_stalls_the_relay_in_order_until_the_limit_is_raised() 
         "{:?}",
         report.breaches
     );
+    // And so does the health check, while the API keeps serving.
+    let (status, health) = convo_tests::send(app.client.get(format!("{}/health", app.base))).await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["stalled_relays"][0]["relay"], "events", "{health}");
 
     // Only what came before the refused event is on the topic: nothing overtakes it.
     let before = drain_for(&events, Duration::from_secs(3)).await;
