@@ -11,4 +11,8 @@ pub mod claims;
 pub mod member;
 
 pub use claims::{Claims, Rebalance};
+
+/// How long a partition claim lasts without a heartbeat (members beat every third of it): the
+/// longest a killed member's partitions wait before the others take them over.
+pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(4);
 pub use member::{Member, MemberError};

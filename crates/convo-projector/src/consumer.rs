@@ -45,7 +45,7 @@ impl Default for ProjectorConfig {
             retry_wait: Duration::from_millis(200),
             retry_max_wait: Duration::from_secs(5),
             max_attempts: 5,
-            lease: Duration::from_secs(6),
+            lease: convo_partitions::DEFAULT_LEASE,
         }
     }
 }
