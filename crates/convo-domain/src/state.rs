@@ -12,7 +12,9 @@ use crate::event::{Event, EventBody};
 /// The shape version of [`Conversation`]'s JSON, stored beside it in snapshots and read models:
 /// bump it when the JSON changes incompatibly, and stored states of another shape are refolded
 /// from the events instead of decoded.
-pub const STATE_SCHEMA: i32 = 1;
+///
+/// 2: a collaborator record added to an unread conversation starts unread.
+pub const STATE_SCHEMA: i32 = 2;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -209,8 +211,16 @@ impl Conversation {
                 }
             }
             EventBody::CollaboratorAdded => {
+                // A new record starts with the conversation's read state: a staff who never read
+                // an unread conversation has not read it either.
+                let unread = self.business_unread;
                 if let Some(staff) = staff {
-                    self.collaborators.entry(staff.to_owned()).or_default();
+                    self.collaborators
+                        .entry(staff.to_owned())
+                        .or_insert_with(|| Collaborator {
+                            unread,
+                            ..Collaborator::default()
+                        });
                 }
             }
             EventBody::FollowUpSet { date, message } => {

@@ -108,6 +108,26 @@ fn mark_unread_reaches_the_staffs_own_record_when_the_conversation_is_already_un
 }
 
 #[test]
+fn a_record_added_to_an_unread_conversation_starts_unread() {
+    let after = given_events(vec![started(), by(OTHER_STAFF, MarkedUnread)])
+        .when_update(json!({"follow_up": true}))
+        .then([
+            CollaboratorAdded,
+            FollowUpSet {
+                date: None,
+                message: String::new(),
+            },
+        ]);
+    assert!(after.collaborator(STAFF).unwrap().unread);
+    // Asking for the read state the conversation already has, with a follow-up that adds the
+    // record, reaches both at once: repeating it changes nothing.
+    let then = given_events(vec![started(), by(OTHER_STAFF, MarkedUnread)])
+        .when_update(json!({"business_unread": true, "follow_up": true}));
+    let after = then.after();
+    assert!(after.collaborator(STAFF).unwrap().unread);
+}
+
+#[test]
 fn read_state_already_reached_on_both_is_a_no_op() {
     given([CollaboratorAdded, MarkedUnread])
         .when_update(json!({"business_unread": true}))
