@@ -520,7 +520,7 @@ async fn lag(
             tokio::time::sleep(Duration::from_micros(500)).await;
         }
     };
-    // The consumer group's first join takes a few seconds: wait for the start to arrive.
+    // The projector claims its partitions at its first heartbeat: wait for the start to arrive.
     tokio::time::timeout(Duration::from_secs(60), visible(1)).await??;
     let mut times = Vec::with_capacity(writes);
     for i in 0..writes {
