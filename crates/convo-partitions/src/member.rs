@@ -26,7 +26,6 @@ pub enum MemberError {
 pub struct Member {
     pub claims: Claims,
     consumer: StreamConsumer<LogContext>,
-    heartbeat: tokio::time::Interval,
 }
 
 impl std::fmt::Debug for Member {
@@ -55,8 +54,6 @@ impl Member {
             .consumer(&format!("convo-{consumer}"))
             .set("enable.auto.commit", "false")
             .create_with_context(LogContext)?;
-        let mut heartbeat = tokio::time::interval(claims.heartbeat_interval());
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(
             consumer = claims.consumer(),
             topic,
@@ -64,11 +61,7 @@ impl Member {
             member = claims.member(),
             "joined"
         );
-        Ok(Self {
-            claims,
-            consumer,
-            heartbeat,
-        })
+        Ok(Self { claims, consumer })
     }
 
     pub fn consumer(&self) -> &StreamConsumer<LogContext> {
@@ -78,11 +71,6 @@ impl Member {
     /// Whether records of `partition` are this member's to process.
     pub fn owns(&self, partition: i32) -> bool {
         self.claims.owned().contains(&partition)
-    }
-
-    /// Resolves at the next heartbeat time.
-    pub async fn tick(&mut self) {
-        self.heartbeat.tick().await;
     }
 
     /// Heartbeats: stops reading partitions another member took, starts reading the ones claimed.
