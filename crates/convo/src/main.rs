@@ -1,6 +1,9 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
 mod demo;
+// Used by the replay tools being added; the allow goes with their first use.
+#[allow(dead_code)]
+mod progress;
 mod serve;
 mod submit;
 mod tail;
