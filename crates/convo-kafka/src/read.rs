@@ -76,16 +76,71 @@ pub async fn read_topic(
 ) -> Result<Vec<OwnedMessage>, ReadError> {
     let (config, topic) = (config.clone(), topic.to_owned());
     // librdkafka's polling blocks: keep it off the async workers.
-    tokio::task::spawn_blocking(move || read_blocking(&config, &topic, limits))
-        .await
-        .expect("the topic reader does not panic")
+    tokio::task::spawn_blocking(move || {
+        let mut records: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
+        read_blocking(&config, &topic, limits, |message| {
+            records.entry(message.partition()).or_default().push(message);
+            true
+        })?;
+        Ok(records.into_values().flatten().collect())
+    })
+    .await
+    .expect("the topic reader does not panic")
 }
 
+/// Sends every record of `topic` to `sink` as it is read (offset order within each partition,
+/// partitions interleaved), so memory stays flat; returns where each partition ended (the offset
+/// after the last record read). Stops early, without error, when `sink` is closed.
+pub async fn stream_topic(
+    config: &KafkaConfig,
+    topic: &str,
+    limits: ReadLimits,
+    sink: tokio::sync::mpsc::Sender<OwnedMessage>,
+) -> Result<BTreeMap<i32, i64>, ReadError> {
+    let (config, topic) = (config.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        read_blocking(&config, &topic, limits, |message| {
+            sink.blocking_send(message).is_ok()
+        })
+    })
+    .await
+    .expect("the topic reader does not panic")
+}
+
+/// Each partition's high watermark (the offset the next record will get), as the broker reports
+/// it. Some brokers report one below the real end (see the module comment): a reader starting
+/// there reads a record again, never skips one.
+pub async fn high_watermarks(
+    config: &KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Result<BTreeMap<i32, i64>, ReadError> {
+    let (config, topic) = (config.clone(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer<LogContext> = config
+            .base_config()
+            .set(
+                "group.id",
+                format!("convo-read-{}", uuid::Uuid::new_v4().simple()),
+            )
+            .create_with_context(LogContext)?;
+        Ok(partitions(&consumer, &topic, timeout)?
+            .into_iter()
+            .map(|(partition, p)| (partition, p.high))
+            .collect())
+    })
+    .await
+    .expect("the watermark reader does not panic")
+}
+
+/// Reads the whole topic, handing each record to `emit` (which returns false to stop); returns
+/// where each partition ended.
 fn read_blocking(
     config: &KafkaConfig,
     topic: &str,
     limits: ReadLimits,
-) -> Result<Vec<OwnedMessage>, ReadError> {
+    mut emit: impl FnMut(OwnedMessage) -> bool,
+) -> Result<BTreeMap<i32, i64>, ReadError> {
     let consumer: BaseConsumer<LogContext> = config
         .base_config()
         .set(
@@ -105,7 +160,6 @@ fn read_blocking(
     }
     consumer.assign(&assignment)?;
 
-    let mut records: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
     loop {
         let now = Instant::now();
         let unfinished: Vec<i32> = progress
@@ -130,10 +184,9 @@ fn read_blocking(
                     p.at_end = false;
                     p.last_activity = Instant::now();
                 }
-                records
-                    .entry(message.partition())
-                    .or_default()
-                    .push(message.detach());
+                if !emit(message.detach()) {
+                    break;
+                }
             }
             Some(Err(KafkaError::PartitionEOF(partition))) => {
                 if let Some(p) = progress.get_mut(&partition) {
@@ -147,7 +200,7 @@ fn read_blocking(
             None => {}
         }
     }
-    Ok(records.into_values().flatten().collect())
+    Ok(progress.into_iter().map(|(partition, p)| (partition, p.next)).collect())
 }
 
 /// The partitions of `topic` with their high watermarks (as the broker reports them).

@@ -19,11 +19,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::parked::{Parking, park};
 use crate::project::{Applied, Incoming, ProjectError, Projection, apply_batch};
+use crate::read_models::ReadModel;
 
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
-    /// The projector's name: its partition claims and parked conversations are keyed by it.
+    /// The projector's name: its partition claims and parked conversations are keyed by it
+    /// (the model's name unless a test picks another).
     pub name: String,
+    /// The read model it keeps.
+    pub model: ReadModel,
     pub batch_max: usize,
     pub batch_wait: Duration,
     /// First pause after a failed batch; it doubles up to `retry_max_wait`.
@@ -38,8 +42,16 @@ pub struct ProjectorConfig {
 
 impl Default for ProjectorConfig {
     fn default() -> Self {
+        Self::of(ReadModel::Conversations)
+    }
+}
+
+impl ProjectorConfig {
+    /// The projector of `model`, with the default batching and retries.
+    pub fn of(model: ReadModel) -> Self {
         Self {
-            name: "read-models".to_owned(),
+            name: model.name().to_owned(),
+            model,
             batch_max: 2000,
             batch_wait: Duration::from_millis(5),
             retry_wait: Duration::from_millis(200),
@@ -56,15 +68,27 @@ pub enum ProjectorError {
     Member(#[from] MemberError),
     #[error("read models: {0}")]
     Project(#[from] ProjectError),
+    #[error("building the read model: {0}")]
+    Build(#[from] crate::replay::ReplayError),
 }
 
-/// Projects until `shutdown`, then hands its partitions back.
+/// Projects until `shutdown`, then hands its partitions back. A model never built from the whole
+/// history (new since the database was created) is built first.
 pub async fn run(
     config: ProjectorConfig,
     kafka: KafkaConfig,
     pool: PgPool,
     shutdown: CancellationToken,
 ) -> Result<(), ProjectorError> {
+    // A model added since the database was created is first built from the event store.
+    tokio::select! {
+        built = crate::replay::build_if_new(&pool, config.model, &kafka) => {
+            if let Some(report) = built? {
+                tracing::info!(model = %config.model, events = report.events_read, seconds = report.seconds, "read model built");
+            }
+        }
+        () = shutdown.cancelled() => return Ok(()),
+    }
     let topic = kafka.topics.events.clone();
     let mut member = Member::join(&kafka, pool.clone(), &config.name, &topic, config.lease).await?;
     let mut heartbeat = tokio::time::interval(member.claims.heartbeat_interval());
@@ -112,6 +136,7 @@ async fn apply(
 ) -> Option<Applied> {
     let projection = Projection {
         projector: &config.name,
+        model: config.model,
         topic,
         member: member.claims.member(),
     };

@@ -13,5 +13,8 @@ pub mod consumer;
 pub mod parked;
 pub mod project;
 pub mod query;
+pub mod read_models;
+pub mod replay;
 
 pub use consumer::{ProjectorConfig, run};
+pub use read_models::ReadModel;

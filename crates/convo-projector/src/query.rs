@@ -113,3 +113,82 @@ pub async fn list_conversations(
         })
         .collect())
 }
+
+/// One staff's follow-up counts (the follow-ups read model). Counted are follow-ups on
+/// conversations that show in the follow-up folder (not in the trash, merged or deleted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FollowUpCounts {
+    pub staff_uid: String,
+    /// Active follow-ups.
+    pub open: i64,
+    /// Active follow-ups due today (UTC), including those whose time today has passed.
+    pub due_today: i64,
+    /// Active follow-ups whose due time has passed.
+    pub overdue: i64,
+    /// Follow-ups completed since Monday 00:00 UTC.
+    pub completed_this_week: i64,
+}
+
+/// The follow-up counts of each staff of `business_uid` (or of `staff_uid` alone) at `now`.
+pub async fn follow_up_counts(
+    pool: &PgPool,
+    business_uid: &str,
+    staff_uid: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Vec<FollowUpCounts>, sqlx::Error> {
+    use chrono::{Datelike, Duration, TimeZone};
+    let today = Utc
+        .with_ymd_and_hms(now.year(), now.month(), now.day(), 0, 0, 0)
+        .single()
+        .unwrap_or(now);
+    let week = today - Duration::days(i64::from(now.weekday().num_days_from_monday()));
+    let open = sqlx::query!(
+        r#"SELECT f.staff_uid,
+                  count(*) FILTER (WHERE f.open) AS "open!",
+                  count(*) FILTER (WHERE f.open AND f.due_at >= $3 AND f.due_at < $4) AS "due_today!",
+                  count(*) FILTER (WHERE f.open AND f.due_at < $5) AS "overdue!"
+           FROM rm_follow_ups f JOIN rm_follow_up_conversations c USING (conversation_uid)
+           WHERE c.business_uid = $1 AND NOT c.trashed AND NOT c.gone
+             AND ($2::text IS NULL OR f.staff_uid = $2)
+           GROUP BY f.staff_uid"#,
+        business_uid,
+        staff_uid,
+        today,
+        today + Duration::days(1),
+        now
+    )
+    .fetch_all(pool)
+    .await?;
+    let completed = sqlx::query!(
+        r#"SELECT d.staff_uid, count(*) AS "completed!"
+           FROM rm_follow_up_completions d JOIN rm_follow_up_conversations c USING (conversation_uid)
+           WHERE c.business_uid = $1 AND ($2::text IS NULL OR d.staff_uid = $2)
+             AND d.completed_at >= $3 AND d.completed_at <= $4
+           GROUP BY d.staff_uid"#,
+        business_uid,
+        staff_uid,
+        week,
+        now
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut counts: std::collections::BTreeMap<String, FollowUpCounts> = Default::default();
+    for row in open {
+        counts.insert(
+            row.staff_uid.clone(),
+            FollowUpCounts {
+                staff_uid: row.staff_uid,
+                open: row.open,
+                due_today: row.due_today,
+                overdue: row.overdue,
+                completed_this_week: 0,
+            },
+        );
+    }
+    for row in completed {
+        let entry = counts.entry(row.staff_uid.clone()).or_default();
+        entry.staff_uid = row.staff_uid;
+        entry.completed_this_week = row.completed;
+    }
+    Ok(counts.into_values().filter(|c| c.open > 0 || c.completed_this_week > 0).collect())
+}

@@ -166,3 +166,45 @@ pub async fn committed_after(
     .await?;
     Ok(rows.into_iter().map(EventRow::split).collect())
 }
+
+/// Every committed event visible to the connection's snapshot, by conversation and version,
+/// streamed: memory stays flat whatever the table holds.
+pub fn in_order<'c>(
+    conn: &'c mut PgConnection,
+) -> futures_util::stream::BoxStream<'c, Result<StoredEvent, sqlx::Error>> {
+    use futures_util::StreamExt;
+    sqlx::query_as!(
+        EventRow,
+        r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
+                  event_type, schema_version, payload::text AS "payload!", business_uid,
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+           FROM events
+           ORDER BY conversation_uid, version"#
+    )
+    .fetch(conn)
+    .map(|row| row.map(|row| row.split().1))
+    .boxed()
+}
+
+/// How many events the table holds.
+pub async fn count(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let n = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM events"#)
+        .fetch_one(conn)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
+/// The place in the relay's reading order up to which the connection's current snapshot sees
+/// every event there will ever be: all transactions below the snapshot's `xmin` have ended.
+/// [`committed_after`] from here returns what a reader of this snapshot may have missed.
+pub async fn horizon(conn: &mut PgConnection) -> Result<Position, sqlx::Error> {
+    let tx_id = sqlx::query_scalar!(
+        r#"SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::numeric - 1)::text AS "tx_id!""#
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(Position {
+        tx_id,
+        position: i64::MAX,
+    })
+}

@@ -1,12 +1,12 @@
 //! The read models against a fold of the stored events, conversation by conversation: the
 //! conversation row is the projector's form of the folded state
-//! ([`convo_projector::project::read_model_form`]), its collaborator rows are the state's
+//! ([`convo_projector::read_models::conversations::read_model_form`]), its collaborator rows are the state's
 //! collaborators, and its message rows are one per event that added a message.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use convo_domain::{Conversation, EventBody};
-use convo_projector::project::read_model_form;
+use convo_projector::read_models::conversations::read_model_form;
 use serde_json::Value;
 use sqlx::PgConnection;
 

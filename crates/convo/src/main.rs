@@ -1,9 +1,8 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
 mod demo;
-// Used by the replay tools being added; the allow goes with their first use.
-#[allow(dead_code)]
 mod progress;
+mod replay;
 mod serve;
 mod submit;
 mod tail;
@@ -93,6 +92,11 @@ enum Cmd {
     /// partition; no version gap; read models equal to a fold of the events; one outcome per
     /// command; nothing parked. Exit code 2 when any breach is found.
     Verify(verify::VerifyArgs),
+    /// Rebuild read models from history without stopping the service (or one conversation in
+    /// place, or a dry run showing what would change).
+    Replay(replay::ReplayArgs),
+    /// Each staff's follow-up counts: open, due today, overdue, completed this week.
+    FollowUps(replay::FollowUpArgs),
     /// Seed a few realistic conversations and print ready-to-run curl lines.
     Demo {
         #[command(flatten)]
@@ -166,6 +170,11 @@ impl KafkaArgs {
         config.replication_factor = self.replication;
         config
     }
+}
+
+/// A uid argument (`convo_domain::Uid`'s rule), refused with the rule when it breaks it.
+pub fn parse_uid(text: &str) -> Result<convo_domain::Uid, String> {
+    convo_domain::Uid::parse(text).map_err(|e| format!("{text:?} is not a uid: {e}"))
 }
 
 fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
@@ -277,6 +286,8 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
             action: TailCmd::Tail(args),
         } => tail::run(tail::Stream::DeadLetters, args).await,
         Cmd::Verify(args) => verify::run(args).await,
+        Cmd::Replay(args) => replay::run(args).await,
+        Cmd::FollowUps(args) => replay::follow_ups(args).await,
         Cmd::DevToken {
             staff,
             business,

@@ -173,16 +173,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }));
     }
     if roles.contains(&Role::Projector) {
-        let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
-        tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
-            let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
-            async move {
-                let config = convo_projector::ProjectorConfig::default();
-                convo_projector::run(config, kafka, pool, stop)
-                    .await
-                    .context("projector")
-            }
-        }));
+        // One projector per read model, each with its own claims and positions.
+        for model in convo_projector::ReadModel::ALL {
+            let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
+            tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
+                let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
+                async move {
+                    let config = convo_projector::ProjectorConfig::of(model);
+                    convo_projector::run(config, kafka, pool, stop)
+                        .await
+                        .with_context(|| format!("projector {model}"))
+                }
+            }));
+        }
     }
 
     let signal = shutdown.clone();

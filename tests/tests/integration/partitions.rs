@@ -187,7 +187,7 @@ async fn a_killed_projector_s_partitions_are_projected_again_within_15_s() {
         "each projector holds two partitions",
         || async {
             let holders: Vec<Option<String>> = sqlx::query_scalar(
-                "SELECT owner FROM partition_claims WHERE consumer = 'read-models' ORDER BY owner",
+                "SELECT owner FROM partition_claims WHERE consumer = 'conversations' ORDER BY owner",
             )
             .fetch_all(&app.pool)
             .await

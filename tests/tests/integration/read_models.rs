@@ -37,6 +37,7 @@ async fn apply(
     claims.heartbeat().await.unwrap();
     let projection = Projection {
         projector,
+        model: convo_projector::ReadModel::Conversations,
         topic: "events",
         member: claims.member(),
     };
