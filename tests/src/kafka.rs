@@ -101,7 +101,16 @@ pub fn start_intake(app: &TestApp, kafka: &KafkaConfig) -> Running {
 }
 
 pub fn start_projector(app: &TestApp, kafka: &KafkaConfig) -> Running {
-    let config = convo_projector::ProjectorConfig::default();
+    start_projector_of(app, kafka, convo_projector::ReadModel::Conversations)
+}
+
+/// The projector of one read model.
+pub fn start_projector_of(
+    app: &TestApp,
+    kafka: &KafkaConfig,
+    model: convo_projector::ReadModel,
+) -> Running {
+    let config = convo_projector::ProjectorConfig::of(model);
     let (kafka, pool) = (kafka.clone(), app.pool.clone());
     spawn(|stop| async move {
         convo_projector::run(config, kafka, pool, stop)

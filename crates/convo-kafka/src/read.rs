@@ -79,7 +79,10 @@ pub async fn read_topic(
     tokio::task::spawn_blocking(move || {
         let mut records: BTreeMap<i32, Vec<OwnedMessage>> = BTreeMap::new();
         read_blocking(&config, &topic, limits, |message| {
-            records.entry(message.partition()).or_default().push(message);
+            records
+                .entry(message.partition())
+                .or_default()
+                .push(message);
             true
         })?;
         Ok(records.into_values().flatten().collect())
@@ -200,7 +203,10 @@ fn read_blocking(
             None => {}
         }
     }
-    Ok(progress.into_iter().map(|(partition, p)| (partition, p.next)).collect())
+    Ok(progress
+        .into_iter()
+        .map(|(partition, p)| (partition, p.next))
+        .collect())
 }
 
 /// The partitions of `topic` with their high watermarks (as the broker reports them).

@@ -190,5 +190,8 @@ pub async fn follow_up_counts(
         entry.staff_uid = row.staff_uid;
         entry.completed_this_week = row.completed;
     }
-    Ok(counts.into_values().filter(|c| c.open > 0 || c.completed_this_week > 0).collect())
+    Ok(counts
+        .into_values()
+        .filter(|c| c.open > 0 || c.completed_this_week > 0)
+        .collect())
 }

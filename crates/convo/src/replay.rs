@@ -52,7 +52,10 @@ enum From {
 fn parse_model(name: &str) -> Result<ReadModel, String> {
     ReadModel::parse(name).ok_or_else(|| {
         let known: Vec<&str> = ReadModel::ALL.iter().map(|m| m.name()).collect();
-        format!("unknown read model {name:?}; the read models are {}", known.join(", "))
+        format!(
+            "unknown read model {name:?}; the read models are {}",
+            known.join(", ")
+        )
     })
 }
 
@@ -117,10 +120,13 @@ fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
     }
     let rate = report.events_read as f64 / report.seconds.max(0.001);
     println!(
-        "{}: {} events read from the {:?} in {:.1} s ({:.0} events/s), {} more caught up",
+        "{}: {} events read from the {} in {:.1} s ({:.0} events/s), {} more caught up",
         report.models.join(", "),
         report.events_read,
-        report.source,
+        match report.source {
+            Source::Store => "event store",
+            Source::Topic => "events topic",
+        },
         report.seconds,
         rate,
         report.caught_up
@@ -134,9 +140,15 @@ fn print_report(report: &Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_conversation(uid: &str, dry_run: bool, diffs: &[TableDiff], json: bool) -> anyhow::Result<()> {
+fn print_conversation(
+    uid: &str,
+    dry_run: bool,
+    diffs: &[TableDiff],
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
-        let value = serde_json::json!({"conversation": uid, "dry_run": dry_run, "differences": diffs});
+        let value =
+            serde_json::json!({"conversation": uid, "dry_run": dry_run, "differences": diffs});
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -198,7 +210,10 @@ pub async fn follow_ups(args: FollowUpArgs) -> anyhow::Result<()> {
         println!("no follow-ups");
         return Ok(());
     }
-    println!("{:<20} {:>6} {:>10} {:>8} {:>20}", "staff", "open", "due today", "overdue", "completed this week");
+    println!(
+        "{:<20} {:>6} {:>10} {:>8} {:>20}",
+        "staff", "open", "due today", "overdue", "completed this week"
+    );
     for c in counts {
         println!(
             "{:<20} {:>6} {:>10} {:>8} {:>20}",

@@ -16,6 +16,7 @@ mod read_models;
 mod relay;
 mod relay_guards;
 mod rendering;
+mod replay;
 mod schemas;
 mod sizes;
 mod topics;

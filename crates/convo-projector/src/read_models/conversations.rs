@@ -13,7 +13,10 @@ use super::{Counts, Group, missing};
 use crate::project::ProjectError;
 
 /// Applies `groups` to the conversation rows.
-pub(crate) async fn apply(conn: &mut PgConnection, groups: &[Group]) -> Result<Counts, ProjectError> {
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    groups: &[Group],
+) -> Result<Counts, ProjectError> {
     let uids: Vec<String> = groups.iter().map(|g| g.uid.clone()).collect();
     let mut reshaped = Vec::new();
     let mut states = load_states_for_update(conn, &uids, &mut reshaped).await?;
@@ -21,9 +24,7 @@ pub(crate) async fn apply(conn: &mut PgConnection, groups: &[Group]) -> Result<C
     let mut counts = Counts::default();
     for group in groups {
         let uid = group.uid.as_str();
-        let before = states
-            .remove(uid)
-            .unwrap_or_else(|| Conversation::new(uid));
+        let before = states.remove(uid).unwrap_or_else(|| Conversation::new(uid));
         let mut state = before.clone();
         for item in &group.items {
             if item.version <= state.version {
@@ -55,9 +56,12 @@ pub(crate) async fn forget(conn: &mut PgConnection, uid: &str) -> Result<(), sql
     sqlx::query!("DELETE FROM rm_messages WHERE conversation_uid = $1", uid)
         .execute(&mut *conn)
         .await?;
-    sqlx::query!("DELETE FROM rm_collaborators WHERE conversation_uid = $1", uid)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM rm_collaborators WHERE conversation_uid = $1",
+        uid
+    )
+    .execute(&mut *conn)
+    .await?;
     sqlx::query!("DELETE FROM rm_conversations WHERE uid = $1", uid)
         .execute(&mut *conn)
         .await?;
@@ -97,9 +101,12 @@ async fn load_states_for_update(
     Ok(states)
 }
 
-
 /// The state of `uid` folded from the event store up to `version`.
-async fn refold(conn: &mut PgConnection, uid: &str, version: u64) -> Result<Conversation, ProjectError> {
+async fn refold(
+    conn: &mut PgConnection,
+    uid: &str,
+    version: u64,
+) -> Result<Conversation, ProjectError> {
     let mut state = Conversation::new(uid);
     for (_, event) in missing(conn, uid, 0, version + 1).await? {
         state = state.evolve(&event);

@@ -94,7 +94,10 @@ impl Changes {
 }
 
 /// Applies `groups` to the follow-up rows.
-pub(crate) async fn apply(conn: &mut PgConnection, groups: &[Group]) -> Result<Counts, ProjectError> {
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    groups: &[Group],
+) -> Result<Counts, ProjectError> {
     let uids: Vec<String> = groups.iter().map(|g| g.uid.clone()).collect();
     let mut known = load_for_update(conn, &uids).await?;
     let mut changes = Changes::default();

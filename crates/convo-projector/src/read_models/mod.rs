@@ -112,11 +112,13 @@ pub struct Item {
 
 impl Item {
     pub(crate) fn event(&self, uid: &str) -> Result<&Event, ProjectError> {
-        self.event.as_ref().map_err(|reason| ProjectError::Undecodable {
-            conversation_uid: uid.to_owned(),
-            version: self.version,
-            reason: reason.clone(),
-        })
+        self.event
+            .as_ref()
+            .map_err(|reason| ProjectError::Undecodable {
+                conversation_uid: uid.to_owned(),
+                version: self.version,
+                reason: reason.clone(),
+            })
     }
 }
 

@@ -59,7 +59,9 @@ pub struct Replay {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Reading history begins (`total` events, when known).
-    Reading { total: Option<u64> },
+    Reading {
+        total: Option<u64>,
+    },
     /// So many more events were applied.
     Read(u64),
     CatchingUp,
@@ -138,8 +140,8 @@ async fn rebuild(
     let tables: Vec<&str> = models.iter().flat_map(|m| m.tables()).copied().collect();
     // Where the topic ends before anything is read: everything before it is in what is read.
     let ends = match &plan.kafka {
-        Some(kafka) => topic_ends(kafka).await,
-        None => None,
+        Some(kafka) if !plan.dry_run => topic_ends(kafka).await,
+        _ => None,
     };
     let mut writer = shadow::connect(pool).await?;
     // The rebuild is worth nothing until the swap, which commits synchronously.
@@ -174,7 +176,16 @@ async fn rebuild(
         report.differences = shadow::diff(&mut writer, &live, &tables).await?;
     } else {
         progress(Step::Swapping);
-        report.caught_up += swap(&mut writer, &live, plan, &tables, &mut from, ends.as_ref(), events_read).await?;
+        report.caught_up += swap(
+            &mut writer,
+            &live,
+            plan,
+            &tables,
+            &mut from,
+            ends.as_ref(),
+            events_read,
+        )
+        .await?;
         report.swapped = true;
     }
     shadow::drop_all(&mut writer).await?;
@@ -213,7 +224,10 @@ async fn swap(
             Ok(n) => return Ok(n),
             Err(ReplayError::Database(e)) if attempt < 5 && is_lock_timeout(&e) => {
                 *from = start;
-                tracing::warn!(attempt, "the live tables stayed busy; trying the swap again");
+                tracing::warn!(
+                    attempt,
+                    "the live tables stayed busy; trying the swap again"
+                );
                 source::catch_up(conn, &plan.models, from).await?;
             }
             Err(e) => return Err(e),
@@ -239,7 +253,11 @@ async fn try_swap(
 ) -> Result<u64, ReplayError> {
     let names: Vec<String> = plan.models.iter().map(|m| m.name().to_owned()).collect();
     let mut tx = conn.begin().await?;
-    shadow::run(&mut *tx, "SET LOCAL lock_timeout = '5s'; SET LOCAL synchronous_commit = on").await?;
+    shadow::run(
+        &mut *tx,
+        "SET LOCAL lock_timeout = '5s'; SET LOCAL synchronous_commit = on",
+    )
+    .await?;
     // The claim rows first, as the projector's batches take them: one in progress ends first.
     sqlx::query("SELECT 1 FROM partition_claims WHERE consumer = ANY($1) ORDER BY topic, partition FOR UPDATE")
         .bind(&names)

@@ -92,8 +92,16 @@ pub(crate) async fn swap(
 ) -> Result<(), sqlx::Error> {
     run(conn, &format!("CREATE SCHEMA {RETIRED}")).await?;
     for table in tables {
-        run(conn, &format!("ALTER TABLE {live}.{table} SET SCHEMA {RETIRED}")).await?;
-        run(conn, &format!("ALTER TABLE {SHADOW}.{table} SET SCHEMA {live}")).await?;
+        run(
+            conn,
+            &format!("ALTER TABLE {live}.{table} SET SCHEMA {RETIRED}"),
+        )
+        .await?;
+        run(
+            conn,
+            &format!("ALTER TABLE {SHADOW}.{table} SET SCHEMA {live}"),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -138,7 +146,9 @@ pub(crate) async fn diff(
     let mut diffs = Vec::new();
     for table in tables {
         let count = |a: &str, b: &str| {
-            format!("SELECT count(*) FROM (SELECT * FROM {a}.{table} EXCEPT ALL SELECT * FROM {b}.{table}) d")
+            format!(
+                "SELECT count(*) FROM (SELECT * FROM {a}.{table} EXCEPT ALL SELECT * FROM {b}.{table}) d"
+            )
         };
         let only_live: i64 = sqlx::query_scalar(&count(live, SHADOW))
             .fetch_one(&mut *conn)
@@ -157,7 +167,10 @@ pub(crate) async fn diff(
 
 /// Points the connection's unqualified table names at the shadow tables (other tables, such as
 /// the events, are still found in the live schema).
-pub(crate) async fn write_to_shadow(conn: &mut PgConnection, live: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn write_to_shadow(
+    conn: &mut PgConnection,
+    live: &str,
+) -> Result<(), sqlx::Error> {
     run(conn, &format!("SET search_path TO {SHADOW}, {live}")).await
 }
 

@@ -93,7 +93,11 @@ pub(crate) async fn from_store(
     progress: &(dyn Fn(Step) + Sync),
 ) -> Result<(u64, Position), ReplayError> {
     let mut reader = shadow::connect(pool).await?;
-    shadow::run(&mut reader, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+    shadow::run(
+        &mut reader,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    )
+    .await?;
     let horizon = events::horizon(&mut reader).await?;
     let total = events::count(&mut reader).await?;
     progress(Step::Reading { total: Some(total) });
