@@ -24,6 +24,10 @@ use crate::context::LogContext;
 pub struct ReadLimits {
     /// Silence after the end of a partition before it counts as read.
     pub settle: Duration,
+    /// Stop each partition at the high watermark it had when the read began, even while records
+    /// keep arriving (a topic that is being written to). A watermark reported too low makes
+    /// the read end a little early: the caller must get the rest elsewhere.
+    pub stop_at_start_end: bool,
     /// The longest the whole read may take.
     pub timeout: Duration,
 }
@@ -32,6 +36,7 @@ impl Default for ReadLimits {
     fn default() -> Self {
         Self {
             settle: Duration::from_millis(500),
+            stop_at_start_end: false,
             timeout: Duration::from_secs(120),
         }
     }
@@ -61,7 +66,11 @@ struct Progress {
 }
 
 impl Progress {
-    fn finished(&self, now: Instant, settle: Duration) -> bool {
+    fn finished(&self, now: Instant, limits: &ReadLimits) -> bool {
+        if limits.stop_at_start_end && self.next >= self.high {
+            return true;
+        }
+        let settle = limits.settle;
         let quiet = now.duration_since(self.last_activity);
         let reached = self.at_end || self.next >= self.high;
         (reached && quiet >= settle) || quiet >= settle * 5
@@ -167,7 +176,7 @@ fn read_blocking(
         let now = Instant::now();
         let unfinished: Vec<i32> = progress
             .iter()
-            .filter(|(_, p)| !p.finished(now, limits.settle))
+            .filter(|(_, p)| !p.finished(now, &limits))
             .map(|(partition, _)| *partition)
             .collect();
         if unfinished.is_empty() {

@@ -41,7 +41,7 @@ use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
 pub use guard::REBASE_COMMAND;
-pub use outbox::{published_up_to, record};
+pub use outbox::record;
 pub use rebase::{RebaseError, Rebased, rebase};
 pub use status::{RelayState, RelayStatus, Stall, StalledEvent, StoredRelay};
 

@@ -38,21 +38,6 @@ pub(crate) async fn load_position(
     Ok(row.map_or(("0".to_owned(), 0), |r| (r.tx_id, r.position)))
 }
 
-/// The earliest position any relay has published up to (everything before it is on the events
-/// topic), or `None` when no relay has published yet.
-pub async fn published_up_to(conn: &mut PgConnection) -> Result<Option<Position>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"SELECT tx_id::text AS "tx_id!", position FROM relay_positions
-           ORDER BY tx_id, position LIMIT 1"#
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row.map(|r| Position {
-        tx_id: r.tx_id,
-        position: r.position,
-    }))
-}
-
 /// Stores that everything up to `(tx_id, position)` is on the topic; a stall is over.
 pub(crate) async fn store_position(
     conn: &mut PgConnection,

@@ -208,3 +208,21 @@ pub async fn horizon(conn: &mut PgConnection) -> Result<Position, sqlx::Error> {
         position: i64::MAX,
     })
 }
+
+/// Each conversation's last version.
+pub async fn heads(conn: &mut PgConnection) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT conversation_uid, max(version) AS "version!" FROM events GROUP BY conversation_uid"#
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.conversation_uid,
+                u64::try_from(r.version).unwrap_or_default(),
+            )
+        })
+        .collect())
+}

@@ -303,8 +303,7 @@ async fn the_follow_ups_model_is_built_from_history_on_first_start_and_kept_live
     let app = TestApp::spawn().await;
     let kafka = unique_config(&brokers());
     create_topics(&kafka).await;
-    let now = chrono::Utc::now();
-    let at = |hours: i64| (now + chrono::Duration::hours(hours)).to_rfc3339();
+    let at = |hours: i64| (chrono::Utc::now() + chrono::Duration::hours(hours)).to_rfc3339();
     // Before the model exists: five conversations with follow-ups in every state.
     let uids: Vec<String> = (0..5).map(|i| format!("followups{i:07}")).collect();
     for uid in &uids {

@@ -58,6 +58,14 @@ impl ReadModel {
         }
     }
 
+    /// The table and column holding each conversation's last applied version.
+    pub(crate) fn versions(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Conversations => ("rm_conversations", "uid"),
+            Self::FollowUps => ("rm_follow_up_conversations", "conversation_uid"),
+        }
+    }
+
     /// The column of `table` naming the conversation a row belongs to (`None` for rows shared
     /// by conversations: clients).
     pub(crate) fn conversation_column(self, table: &str) -> Option<&'static str> {

@@ -152,7 +152,7 @@ async fn rebuild(
     let (events_read, mut from) = match (plan.source, &plan.kafka) {
         (Source::Store, _) => source::from_store(pool, &mut writer, models, progress).await?,
         (Source::Topic, Some(kafka)) => {
-            source::from_topic(pool, &mut writer, kafka, models, progress).await?
+            source::from_topic(&mut writer, kafka, models, progress).await?
         }
         (Source::Topic, None) => return Err(ReplayError::NoBroker),
     };

@@ -130,29 +130,21 @@ pub(crate) async fn from_store(
     Ok((read, horizon))
 }
 
-/// Reads the whole events topic and applies it to the shadow tables through `writer`; returns
-/// the records read and the position from which the store is caught up (where the relays had
-/// published to before the topic was read: everything before it is on the topic).
+/// Reads the events topic up to where it ended when the read began, applies it to the shadow
+/// tables through `writer`, then fills in from the store what the topic lacked (not yet
+/// published, or lost by the broker); returns the events applied and the position from which
+/// later commits are caught up.
 pub(crate) async fn from_topic(
-    pool: &PgPool,
     writer: &mut PgConnection,
     kafka: &KafkaConfig,
     models: &[ReadModel],
     progress: &(dyn Fn(Step) + Sync),
 ) -> Result<(u64, Position), ReplayError> {
-    let from = {
-        let mut conn = pool.acquire().await?;
-        convo_relay::published_up_to(&mut conn)
-            .await?
-            .unwrap_or(Position {
-                tx_id: "0".to_owned(),
-                position: 0,
-            })
-    };
     progress(Step::Reading { total: None });
     let (sink, mut records) = tokio::sync::mpsc::channel::<OwnedMessage>(CHUNK * 2);
     let limits = ReadLimits {
         settle: std::time::Duration::from_millis(500),
+        stop_at_start_end: true,
         timeout: std::time::Duration::from_secs(3600),
     };
     let (kafka, topic) = (kafka.clone(), kafka.topics.events.clone());
@@ -178,7 +170,44 @@ pub(crate) async fn from_topic(
     reading
         .await
         .map_err(|e| ReplayError::Reader(e.to_string()))??;
-    Ok((read, from))
+    let (filled, horizon) = fill_from_store(writer, models).await?;
+    Ok((read + filled, horizon))
+}
+
+/// Applies, for each conversation, the events the store has beyond the version the shadow tables
+/// hold, in one snapshot; returns how many and that snapshot's horizon.
+async fn fill_from_store(
+    conn: &mut PgConnection,
+    models: &[ReadModel],
+) -> Result<(u64, Position), ReplayError> {
+    shadow::run(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ").await?;
+    let horizon = events::horizon(conn).await?;
+    let heads = events::heads(conn).await?;
+    let mut filled = 0;
+    for model in models {
+        let (table, column) = model.versions();
+        let held: HashMap<String, u64> =
+            sqlx::query_as::<_, (String, i64)>(&format!("SELECT {column}, version FROM {table}"))
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(uid, version)| (uid, u64::try_from(version).unwrap_or_default()))
+                .collect();
+        for (uid, last) in &heads {
+            let have = held.get(uid).copied().unwrap_or(0);
+            if have >= *last {
+                continue;
+            }
+            let mut grouper = Grouper::default();
+            for stored in events::stream(conn, uid, have, None).await? {
+                grouper.push_stored(stored);
+            }
+            filled += grouper.events as u64;
+            model.apply(conn, &grouper.take()).await?;
+        }
+    }
+    shadow::run(conn, "COMMIT").await?;
+    Ok((filled, horizon))
 }
 
 /// Applies the events committed after `from` (in the relay's order, only transactions that have
