@@ -426,25 +426,42 @@ async fn upsert_clients(
     let mut sorted: Vec<_> = clients.iter().collect();
     sorted.sort_by(|a, b| a.1.uid.cmp(&b.1.uid));
     sorted.dedup_by(|a, b| a.1.uid == b.1.uid);
-    for (business_uid, client) in sorted {
-        let record = serde_json::Value::Object(client.full.clone());
-        sqlx::query!(
-            "INSERT INTO rm_clients (uid, business_uid, first_name, last_name, email, phone, record)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (uid) DO UPDATE SET first_name = EXCLUDED.first_name,
-                 last_name = EXCLUDED.last_name, email = EXCLUDED.email, phone = EXCLUDED.phone,
-                 record = EXCLUDED.record",
-            client.uid,
-            business_uid,
-            client.first_name,
-            client.last_name,
-            client.email,
-            client.phone,
-            record
-        )
-        .execute(&mut *conn)
-        .await?;
+    if sorted.is_empty() {
+        return Ok(());
     }
+    let mut uid = Vec::with_capacity(sorted.len());
+    let mut business = Vec::with_capacity(sorted.len());
+    let mut first_name = Vec::with_capacity(sorted.len());
+    let mut last_name = Vec::with_capacity(sorted.len());
+    let mut email = Vec::with_capacity(sorted.len());
+    let mut phone = Vec::with_capacity(sorted.len());
+    let mut record = Vec::with_capacity(sorted.len());
+    for (business_uid, client) in sorted {
+        uid.push(client.uid.clone());
+        business.push(business_uid.clone());
+        first_name.push(client.first_name.clone());
+        last_name.push(client.last_name.clone());
+        email.push(client.email.clone());
+        phone.push(client.phone.clone());
+        record.push(serde_json::Value::Object(client.full.clone()));
+    }
+    sqlx::query!(
+        "INSERT INTO rm_clients (uid, business_uid, first_name, last_name, email, phone, record)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+             $6::text[], $7::jsonb[])
+         ON CONFLICT (uid) DO UPDATE SET first_name = EXCLUDED.first_name,
+             last_name = EXCLUDED.last_name, email = EXCLUDED.email, phone = EXCLUDED.phone,
+             record = EXCLUDED.record",
+        &uid,
+        &business,
+        &first_name,
+        &last_name,
+        &email as &[Option<String>],
+        &phone as &[Option<String>],
+        &record
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

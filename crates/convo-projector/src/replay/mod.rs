@@ -139,18 +139,26 @@ async fn rebuild(
     let models = &plan.models;
     let tables: Vec<&str> = models.iter().flat_map(|m| m.tables()).copied().collect();
     // Where the topic ends before anything is read: everything before it is in what is read.
+    // Asked beside the rebuild (a broker that does not answer costs no time).
     let ends = match &plan.kafka {
-        Some(kafka) if !plan.dry_run => topic_ends(kafka).await,
+        Some(kafka) if !plan.dry_run => {
+            let kafka = kafka.clone();
+            Some(tokio::spawn(async move { topic_ends(&kafka).await }))
+        }
         _ => None,
     };
     let mut writer = shadow::connect(pool).await?;
-    // The rebuild is worth nothing until the swap, which commits synchronously.
-    shadow::run(&mut writer, "SET synchronous_commit = off").await?;
     let live = shadow::live_schema(&mut writer).await?;
     shadow::create(&mut writer, &live, &tables).await?;
-    shadow::write_to_shadow(&mut writer, &live).await?;
+    let mut writer = shadow_writer(pool, &live).await?;
     let (events_read, mut from) = match (plan.source, &plan.kafka) {
-        (Source::Store, _) => source::from_store(pool, &mut writer, models, progress).await?,
+        (Source::Store, _) => {
+            let mut writers = Vec::with_capacity(models.len());
+            for model in models {
+                writers.push((*model, shadow_writer(pool, &live).await?));
+            }
+            source::from_store(pool, &mut writers, progress).await?
+        }
         (Source::Topic, Some(kafka)) => {
             source::from_topic(&mut writer, kafka, models, progress).await?
         }
@@ -161,6 +169,12 @@ async fn rebuild(
     progress(Step::Indexing);
     shadow::index(&mut writer, &live, &tables).await?;
     caught_up += source::catch_up(&mut writer, models, &mut from).await?;
+    tracing::info!(
+        events = events_read,
+        caught_up,
+        seconds = started.elapsed().as_secs_f64(),
+        "rebuilt tables loaded and indexed"
+    );
     let mut report = Report {
         models: models.iter().map(|m| m.name().to_owned()).collect(),
         source: plan.source,
@@ -175,6 +189,10 @@ async fn rebuild(
         progress(Step::Comparing);
         report.differences = shadow::diff(&mut writer, &live, &tables).await?;
     } else {
+        let ends = match ends {
+            Some(asked) => asked.await.unwrap_or(None),
+            None => None,
+        };
         progress(Step::Swapping);
         report.caught_up += swap(
             &mut writer,
@@ -187,10 +205,33 @@ async fn rebuild(
         )
         .await?;
         report.swapped = true;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "rebuilt tables swapped in"
+        );
     }
     shadow::drop_all(&mut writer).await?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "old tables dropped"
+    );
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A connection of its own that writes to the shadow tables. The rebuild is worth nothing until
+/// the swap (which commits synchronously): its commits need not wait for the disk. Statements
+/// are planned for the tables as they are at each execution: a plan cached while a table was
+/// empty (a sequential scan) would make every later lookup read the whole growing table.
+async fn shadow_writer(pool: &PgPool, live: &str) -> Result<PgConnection, ReplayError> {
+    let mut writer = shadow::connect(pool).await?;
+    shadow::run(
+        &mut writer,
+        "SET synchronous_commit = off; SET plan_cache_mode = force_custom_plan",
+    )
+    .await?;
+    shadow::write_to_shadow(&mut writer, live).await?;
+    Ok(writer)
 }
 
 /// Each partition's end on the events topic, or `None` (logged) when the broker does not answer:
@@ -254,7 +295,7 @@ async fn try_swap(
     let names: Vec<String> = plan.models.iter().map(|m| m.name().to_owned()).collect();
     let mut tx = conn.begin().await?;
     shadow::run(
-        &mut *tx,
+        &mut tx,
         "SET LOCAL lock_timeout = '5s'; SET LOCAL synchronous_commit = on",
     )
     .await?;

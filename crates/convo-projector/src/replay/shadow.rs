@@ -19,6 +19,8 @@ pub(crate) async fn live_schema(conn: &mut PgConnection) -> Result<String, sqlx:
 
 /// Creates empty copies of `tables` in the shadow schema, with their primary keys and unique
 /// constraints (the writes need them); leftovers of an earlier, interrupted replay are dropped.
+/// They are unlogged while loading (a crash loses nothing that matters: the rebuild starts
+/// over), and logged by [`index`].
 pub(crate) async fn create(
     conn: &mut PgConnection,
     live: &str,
@@ -30,7 +32,7 @@ pub(crate) async fn create(
         run(
             conn,
             &format!(
-                "CREATE TABLE {SHADOW}.{table} (LIKE {live}.{table} INCLUDING DEFAULTS \
+                "CREATE UNLOGGED TABLE {SHADOW}.{table} (LIKE {live}.{table} INCLUDING DEFAULTS \
                  INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY)"
             ),
         )
@@ -54,7 +56,7 @@ pub(crate) async fn create(
 }
 
 /// Creates the other indexes of `tables` (after loading: building an index once is faster than
-/// keeping it up to date row by row).
+/// keeping it up to date row by row), and makes the tables logged.
 pub(crate) async fn index(
     conn: &mut PgConnection,
     live: &str,
@@ -78,6 +80,8 @@ pub(crate) async fn index(
             );
             run(conn, &shadowed).await?;
         }
+        // Written to the WAL once, whole, instead of row by row while loading.
+        run(conn, &format!("ALTER TABLE {SHADOW}.{table} SET LOGGED")).await?;
         run(conn, &format!("ANALYZE {SHADOW}.{table}")).await?;
     }
     Ok(())

@@ -2,6 +2,7 @@
 //! then the events committed since, in the relay's order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use convo_domain::Event;
 use convo_kafka::read::{ReadLimits, stream_topic};
@@ -83,13 +84,13 @@ async fn write_chunk(
     Ok(())
 }
 
-/// Reads every event of one snapshot of the store and applies it to the shadow tables through
-/// `writer`; returns the events read and the position from which later commits are caught up.
-/// Reading (and decoding) runs on its own connection and task, beside the writing.
+/// Reads every event of one snapshot of the store and applies it to the shadow tables, each
+/// model through its own connection of `writers` (the models are written side by side); returns
+/// the events read and the position from which later commits are caught up. Reading (and
+/// decoding) runs on its own connection and task.
 pub(crate) async fn from_store(
     pool: &PgPool,
-    writer: &mut PgConnection,
-    models: &[ReadModel],
+    writers: &mut [(ReadModel, PgConnection)],
     progress: &(dyn Fn(Step) + Sync),
 ) -> Result<(u64, Position), ReplayError> {
     let mut reader = shadow::connect(pool).await?;
@@ -101,32 +102,56 @@ pub(crate) async fn from_store(
     let horizon = events::horizon(&mut reader).await?;
     let total = events::count(&mut reader).await?;
     progress(Step::Reading { total: Some(total) });
-    let (chunks, mut received) = tokio::sync::mpsc::channel::<Vec<Group>>(2);
+    let (senders, receivers): (Vec<_>, Vec<_>) = writers
+        .iter()
+        .map(|_| tokio::sync::mpsc::channel::<Arc<Vec<Group>>>(2))
+        .unzip();
     let reading = tokio::spawn(async move {
         let mut grouper = Grouper::default();
         let mut stream = events::in_order(&mut reader);
+        let send = |groups: Vec<Group>| {
+            let groups = Arc::new(groups);
+            let senders = senders.clone();
+            async move {
+                for sender in &senders {
+                    if sender.send(groups.clone()).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
+        };
         while let Some(stored) = stream.next().await {
             grouper.push_stored(stored?);
-            if grouper.events >= CHUNK && chunks.send(grouper.take()).await.is_err() {
+            if grouper.events >= CHUNK && !send(grouper.take()).await {
                 break;
             }
         }
         drop(stream);
-        let _ = chunks.send(grouper.take()).await;
+        send(grouper.take()).await;
         Ok::<PgConnection, sqlx::Error>(reader)
     });
-    let mut read = 0u64;
-    while let Some(groups) = received.recv().await {
-        write_chunk(writer, models, &groups).await?;
-        let n: u64 = groups.iter().map(|g| g.items.len() as u64).sum();
-        read += n;
-        progress(Step::Read(n));
-    }
+    let writing = writers.iter_mut().zip(receivers).enumerate().map(
+        |(i, ((model, writer), mut received))| async move {
+            let mut read = 0u64;
+            while let Some(groups) = received.recv().await {
+                write_chunk(writer, &[*model], &groups).await?;
+                let n: u64 = groups.iter().map(|g| g.items.len() as u64).sum();
+                read += n;
+                if i == 0 {
+                    progress(Step::Read(n));
+                }
+            }
+            Ok::<u64, ReplayError>(read)
+        },
+    );
+    let written = futures_util::future::try_join_all(writing).await;
     let reader = reading
         .await
         .map_err(|e| ReplayError::Reader(e.to_string()))??;
     // Read only: ending it any way is the same.
     drop(reader);
+    let read = written?.into_iter().max().unwrap_or(0);
     Ok((read, horizon))
 }
 
