@@ -103,7 +103,7 @@ async fn rebuilds_under_puts_and_kafka_commands_swap_in_complete_tables_and_list
                 let command = json!({
                     "type": "UpdateConversation", "command_id": format!("replay-cmd-{round}"),
                     "conversation_uid": uid, "business_uid": BUSINESS, "staff_uid": STAFF,
-                    "body": {"spam": round % 6 == 0},
+                    "body": {"spam": round.is_multiple_of(6)},
                 });
                 produce(
                     &producer,
