@@ -180,7 +180,7 @@ pub async fn apply_batch(
 }
 
 fn decode(record: &EventRecord) -> Result<Event, ProjectError> {
-    serde_json::from_str(&record.payload).map_err(|e| ProjectError::Undecodable {
+    Event::decode(record.schema_version, &record.payload).map_err(|e| ProjectError::Undecodable {
         conversation_uid: record.conversation_uid.clone(),
         version: record.version,
         reason: e.to_string(),

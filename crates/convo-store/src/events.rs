@@ -29,15 +29,26 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// The domain event the payload holds.
+    /// The domain event the payload holds, upcast to the current shape.
     pub fn event(&self) -> Result<Event, StoreError> {
-        decode(&self.conversation_uid, self.version, &self.payload)
+        decode(
+            &self.conversation_uid,
+            self.version,
+            self.schema_version,
+            &self.payload,
+        )
     }
 }
 
-/// Decodes a stored payload of `uid`'s version `version`.
-pub(crate) fn decode(uid: &str, version: u64, payload: &str) -> Result<Event, StoreError> {
-    serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+/// Decodes a stored payload of `uid`'s version `version`, written under `schema_version`, in the
+/// current shape ([`Event::decode`]).
+pub(crate) fn decode(
+    uid: &str,
+    version: u64,
+    schema_version: i32,
+    payload: &str,
+) -> Result<Event, StoreError> {
+    Event::decode(schema_version, payload).map_err(|e| StoreError::Corrupt {
         conversation_uid: uid.to_owned(),
         reason: format!("event version {version}: {e}"),
     })
