@@ -64,7 +64,9 @@ pub fn event_index_id(schema_version: i64) -> String {
 /// The `$id` of event type `name`'s payload schema in the current version: the file the current
 /// index (`EVENT`) points at for it (`FollowUpSet.v2.json`, `Archived.v1.json`, ...).
 pub fn event_schema_id(name: &str) -> String {
-    let branches = schemas()[EVENT]["allOf"].as_array().expect("the index's allOf");
+    let branches = schemas()[EVENT]["allOf"]
+        .as_array()
+        .expect("the index's allOf");
     branches
         .iter()
         .find(|branch| branch["if"]["properties"]["type"]["const"] == name)

@@ -82,8 +82,10 @@ struct Cli {
 enum Tool {
     /// Fill the (empty, migrated) database of DATABASE_URL with a large valid history: N events
     /// in conversations of K, written server-side in batches (about 1,000,000 events in seconds).
-    #[command(after_help = "Examples:\n  convo-bench seed-history --events 1000000\n  \
-                            convo-bench seed-history --events 200 --per-conversation 7")]
+    #[command(
+        after_help = "Examples:\n  convo-bench seed-history --events 1000000\n  \
+                            convo-bench seed-history --events 200 --per-conversation 7"
+    )]
     SeedHistory(seed_history::SeedHistoryArgs),
 }
 

@@ -54,9 +54,17 @@ fn cycle(at: DateTime<Utc>) -> Vec<Event> {
         })
     };
     vec![
-        message(Direction::Incoming, "Question", "Hi, can I move my appointment to Friday?"),
+        message(
+            Direction::Incoming,
+            "Question",
+            "Hi, can I move my appointment to Friday?",
+        ),
         by_staff(EventBody::MarkedRead),
-        message(Direction::Outgoing, "Re: Question", "Sure, Friday at 10:00 works."),
+        message(
+            Direction::Outgoing,
+            "Re: Question",
+            "Sure, Friday at 10:00 works.",
+        ),
         by_staff(EventBody::FollowUpSet {
             due_at: Some(at + chrono::Duration::days(2)),
             message: "Confirm the new time".into(),
@@ -77,21 +85,26 @@ fn cycle(at: DateTime<Utc>) -> Vec<Event> {
     ]
 }
 
-/// The templates, in order: the start event, then the cycle. (type, payload, actor)
-fn templates() -> anyhow::Result<(Vec<String>, Vec<Value>, Vec<Option<String>>)> {
+/// The event templates, in order (the start event, then the cycle), as three parallel columns.
+#[derive(Debug, Default)]
+struct Templates {
+    types: Vec<String>,
+    payloads: Vec<Value>,
+    actors: Vec<Option<String>>,
+}
+
+fn templates() -> anyhow::Result<Templates> {
     let start = decide(&Conversation::new("template"), &start_command("template"))
         .map_err(|r| anyhow::anyhow!("the template start is refused: {r}"))?;
     let at = start.first().context("a start event")?.at;
     let events: Vec<Event> = start.into_iter().chain(cycle(at)).collect();
-    let mut types = Vec::new();
-    let mut payloads = Vec::new();
-    let mut actors = Vec::new();
+    let mut t = Templates::default();
     for event in &events {
-        types.push(event.type_name().to_owned());
-        payloads.push(serde_json::to_value(event)?);
-        actors.push(event.staff_uid.clone());
+        t.types.push(event.type_name().to_owned());
+        t.payloads.push(serde_json::to_value(event)?);
+        t.actors.push(event.staff_uid.clone());
     }
-    Ok((types, payloads, actors))
+    Ok(t)
 }
 
 pub async fn run(pool: &PgPool, args: &SeedHistoryArgs) -> anyhow::Result<()> {
@@ -103,7 +116,7 @@ pub async fn run(pool: &PgPool, args: &SeedHistoryArgs) -> anyhow::Result<()> {
         existing == 0,
         "the events table already holds {existing} events: seed-history fills an empty one"
     );
-    let (types, payloads, actors) = templates()?;
+    let templates = templates()?;
     let k = args.per_conversation;
     let per_batch = (BATCH_EVENTS / k).max(1);
     let conversations = args.events.div_ceil(k);
@@ -115,7 +128,7 @@ pub async fn run(pool: &PgPool, args: &SeedHistoryArgs) -> anyhow::Result<()> {
         let ids: Vec<uuid::Uuid> = (first * k..(last * k).min(args.events))
             .map(|n| convo_store::store::event_id(&uid(n / k), n % k + 1))
             .collect();
-        written += insert(pool, first, k, args.businesses, &ids, (&types, &payloads, &actors)).await?;
+        written += insert(pool, first, k, args.businesses, &ids, &templates).await?;
         eprint!("\r{written} events");
         first = last;
     }
@@ -141,9 +154,9 @@ async fn insert(
     k: u64,
     businesses: u64,
     ids: &[uuid::Uuid],
-    (types, payloads, actors): (&Vec<String>, &Vec<Value>, &Vec<Option<String>>),
+    t: &Templates,
 ) -> anyhow::Result<u64> {
-    let cycle = i64::try_from(types.len() - 1)?;
+    let cycle = i64::try_from(t.types.len() - 1)?;
     let done = sqlx::query(
         r#"INSERT INTO events (event_id, conversation_uid, version, event_type, schema_version,
                                payload, business_uid, actor_staff_uid, command_id,
@@ -180,9 +193,9 @@ async fn insert(
     .bind(i64::try_from(businesses)?)
     .bind(i64::try_from(first)?)
     .bind(i64::try_from(k)?)
-    .bind(types)
-    .bind(payloads)
-    .bind(actors)
+    .bind(&t.types)
+    .bind(&t.payloads)
+    .bind(&t.actors)
     .bind(cycle)
     .execute(pool)
     .await

@@ -81,7 +81,10 @@ mod tests {
         let v1 = r#"{"type": "FollowUpSet", "at": "2026-05-04T16:12:03Z", "staff_uid": "s",
                      "client_uid": "c", "date": null, "message": ""}"#;
         let event = Event::decode(1, v1).unwrap();
-        assert!(matches!(event.body, EventBody::FollowUpSet { due_at: None, .. }));
+        assert!(matches!(
+            event.body,
+            EventBody::FollowUpSet { due_at: None, .. }
+        ));
     }
 
     #[test]
@@ -101,9 +104,18 @@ mod tests {
         let v1 = r#"{"type": "FollowUpSet", "at": "2026-05-04T16:12:03Z", "client_uid": "c",
                      "date": "2026-05-06T10:31:21Z", "message": ""}"#;
         let misread = Event::decode(SCHEMA_VERSION, v1).unwrap();
-        assert!(matches!(misread.body, EventBody::FollowUpSet { due_at: None, .. }));
+        assert!(matches!(
+            misread.body,
+            EventBody::FollowUpSet { due_at: None, .. }
+        ));
         let read = Event::decode(1, v1).unwrap();
-        assert!(matches!(read.body, EventBody::FollowUpSet { due_at: Some(_), .. }));
+        assert!(matches!(
+            read.body,
+            EventBody::FollowUpSet {
+                due_at: Some(_),
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -114,6 +126,9 @@ mod tests {
                 Err(UpcastError::UnknownVersion(v)) if v == version
             ));
         }
-        assert!(matches!(upcast(1, json!([])), Err(UpcastError::NotAnObject)));
+        assert!(matches!(
+            upcast(1, json!([])),
+            Err(UpcastError::NotAnObject)
+        ));
     }
 }

@@ -10,9 +10,9 @@ use convo_domain::wire::parse_command;
 use convo_tests::schemas::{
     COMMAND, COMMAND_TYPES, DRAFT_2020_12, ENVELOPE, EVENT, EVENT_TYPES, EVENT_V1, ID_BASE,
     OUTCOME, SCHEMAS_DIR, assert_valid, assert_valid_command, assert_valid_envelope,
-    assert_valid_event, assert_valid_event_of,
-    assert_valid_outcome, build_validator, command_schema_id, event_schema_id, json_files,
-    read_json, relative_path, schema_errors, schema_files, schemas, undocumented_fields,
+    assert_valid_event, assert_valid_event_of, assert_valid_outcome, build_validator,
+    command_schema_id, event_schema_id, json_files, read_json, relative_path, schema_errors,
+    schema_files, schemas, undocumented_fields,
 };
 use convo_tests::{BUSINESS, STAFF, TestApp};
 use serde_json::{Value, json};
@@ -375,12 +375,11 @@ async fn every_event_type_the_store_writes_matches_the_schemas_and_so_do_the_out
 
     // (3) Every stored payload matches its schema, describes no field the schema does not, and
     // every event type was seen.
-    let rows: Vec<(String, i32, Value)> = sqlx::query_as(
-        "SELECT event_type, schema_version, payload FROM events ORDER BY position",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .expect("read events");
+    let rows: Vec<(String, i32, Value)> =
+        sqlx::query_as("SELECT event_type, schema_version, payload FROM events ORDER BY position")
+            .fetch_all(&app.pool)
+            .await
+            .expect("read events");
     let mut seen = BTreeSet::new();
     for (kind, schema_version, payload) in &rows {
         assert_eq!(
