@@ -177,6 +177,29 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// Every event type name, as [`EventBody::type_name`] spells them.
+    pub const TYPE_NAMES: [&'static str; 19] = [
+        "ConversationStarted",
+        "Archived",
+        "Unarchived",
+        "MarkedSpam",
+        "UnmarkedSpam",
+        "MarkedUnread",
+        "MarkedRead",
+        "SoftDeleted",
+        "Restored",
+        "AttributesChanged",
+        "CollaboratorAdded",
+        "FollowUpSet",
+        "FollowUpRemoved",
+        "FollowUpCompleted",
+        "InternalNoteAdded",
+        "MessageRecorded",
+        "MergedInto",
+        "MergedFrom",
+        "ConversationDeleted",
+    ];
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::ConversationStarted { .. } => "ConversationStarted",

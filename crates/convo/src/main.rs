@@ -1,8 +1,8 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
+mod args;
 mod demo;
-// Used by the replay tools being added; the allow goes with their first use.
-#[allow(dead_code)]
+mod export;
 mod progress;
 mod serve;
 mod submit;
@@ -93,6 +93,9 @@ enum Cmd {
     /// partition; no version gap; read models equal to a fold of the events; one outcome per
     /// command; nothing parked. Exit code 2 when any breach is found.
     Verify(verify::VerifyArgs),
+    /// Write events from the store as NDJSON CloudEvents (structured mode), for analytics
+    /// backfills: filter by time range, business, type, conversation.
+    Export(export::ExportArgs),
     /// Seed a few realistic conversations and print ready-to-run curl lines.
     Demo {
         #[command(flatten)]
@@ -277,6 +280,7 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
             action: TailCmd::Tail(args),
         } => tail::run(tail::Stream::DeadLetters, args).await,
         Cmd::Verify(args) => verify::run(args).await,
+        Cmd::Export(args) => export::run(args).await,
         Cmd::DevToken {
             staff,
             business,

@@ -42,6 +42,8 @@ impl Progress {
     }
 
     /// Changes the label (e.g. from "events" to "catching up").
+    // For `convo replay`'s phases, being added on another branch.
+    #[allow(dead_code)]
     pub fn label(&self, what: &str) {
         self.bar.set_message(what.to_owned());
     }
