@@ -29,6 +29,15 @@ pub fn time(text: &str) -> Result<DateTime<Utc>, String> {
     ))
 }
 
+/// An aggregate version: 1 (the start) or more.
+pub fn version(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("versions start at 1 (the ConversationStarted event)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("not a version: {text:?} (a whole number from 1)")),
+    }
+}
+
 /// A conversation, business or staff uid (letters, digits, `-`, `_`; 1-64).
 pub fn uid(text: &str) -> Result<String, String> {
     Uid::parse(text)
@@ -77,5 +86,7 @@ mod tests {
         assert!(uid("no spaces").is_err());
         assert!(event_type("FollowUpSet").is_ok());
         assert!(event_type("followupset").is_err());
+        assert_eq!(version("3"), Ok(3));
+        assert!(version("0").is_err() && version("-1").is_err() && version("x").is_err());
     }
 }

@@ -3,8 +3,10 @@
 mod args;
 mod demo;
 mod export;
+mod history;
 mod progress;
 mod serve;
+mod state;
 mod submit;
 mod tail;
 mod telemetry;
@@ -96,6 +98,10 @@ enum Cmd {
     /// Write events from the store as NDJSON CloudEvents (structured mode), for analytics
     /// backfills: filter by time range, business, type, conversation.
     Export(export::ExportArgs),
+    /// List a conversation's events: version, time, type, actor, what changed, command.
+    History(history::HistoryArgs),
+    /// Show a conversation as it was at a version or a time: the aggregate and the API rendering.
+    State(state::StateArgs),
     /// Seed a few realistic conversations and print ready-to-run curl lines.
     Demo {
         #[command(flatten)]
@@ -281,6 +287,8 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         } => tail::run(tail::Stream::DeadLetters, args).await,
         Cmd::Verify(args) => verify::run(args).await,
         Cmd::Export(args) => export::run(args).await,
+        Cmd::History(args) => history::run(args).await,
+        Cmd::State(args) => state::run(args).await,
         Cmd::DevToken {
             staff,
             business,
