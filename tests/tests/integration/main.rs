@@ -19,4 +19,5 @@ mod rendering;
 mod schemas;
 mod sizes;
 mod topics;
+mod upcasting;
 mod verify;

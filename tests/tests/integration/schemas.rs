@@ -600,8 +600,8 @@ fn schemas_refuse_missing_fields_and_wrong_types() {
     );
     assert_refused(
         ENVELOPE,
-        &with(envelope, "/data/date", Some(json!(true))),
-        "/data/date",
+        &with(envelope, "/data/due_at", Some(json!(true))),
+        "/data/due_at",
     );
 
     let update = json!({"type": "UpdateConversation", "command_id": "c-1", "conversation_uid": "u1",
