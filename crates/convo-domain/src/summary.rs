@@ -1,7 +1,7 @@
 //! One readable line per event, for people (`convo history`): what changed, in a few words.
 //! Long texts are cut with an ellipsis so that every event fits one line.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::command::Direction;
 use crate::event::{AttributeChanges, Event, EventBody};
@@ -31,11 +31,15 @@ pub fn summary(event: &Event) -> String {
         EventBody::UnmarkedSpam => format!("not spam (client {} too)", event.client_uid),
         EventBody::MarkedUnread => "marked unread".into(),
         EventBody::MarkedRead => "marked read".into(),
-        EventBody::SoftDeleted { deleted_at } => format!("moved to trash at {}", day(*deleted_at)),
+        EventBody::SoftDeleted { deleted_at } => {
+            format!("moved to trash at {}", day(*deleted_at, event.at))
+        }
         EventBody::Restored => "restored from trash".into(),
         EventBody::AttributesChanged { changes } => attributes(changes),
         EventBody::CollaboratorAdded => "joined as a collaborator".into(),
-        EventBody::FollowUpSet { due_at, message } => follow_up(*due_at, message),
+        EventBody::FollowUpSet { due_at, message } => {
+            follow_up(due_at.map(|due| day(due, event.at)), message)
+        }
         EventBody::FollowUpRemoved => "follow-up dismissed".into(),
         EventBody::FollowUpCompleted => "follow-up completed".into(),
         EventBody::InternalNoteAdded { text } => format!("internal note {}", quote(text)),
@@ -54,10 +58,10 @@ pub fn summary(event: &Event) -> String {
     }
 }
 
-fn follow_up(due_at: Option<DateTime<Utc>>, message: &str) -> String {
-    match (due_at, message.is_empty()) {
-        (Some(due), true) => format!("due {}", day(due)),
-        (Some(due), false) => format!("due {}, {}", day(due), quote(message)),
+fn follow_up(due: Option<String>, message: &str) -> String {
+    match (due, message.is_empty()) {
+        (Some(due), true) => format!("due {due}"),
+        (Some(due), false) => format!("due {due}, {}", quote(message)),
         (None, true) => "follow-up without a date".into(),
         (None, false) => format!("follow-up without a date, {}", quote(message)),
     }
@@ -78,9 +82,14 @@ fn attributes(changes: &AttributeChanges) -> String {
     parts.join(", ")
 }
 
-/// `Wed May 6 10:31 UTC`.
-fn day(at: DateTime<Utc>) -> String {
-    at.format("%a %b %-d %H:%M UTC").to_string()
+/// `Wed May 6 10:31 UTC`, with the year when it is not the year of `now` (the event's time):
+/// `Wed May 6 2099 10:31 UTC`.
+fn day(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if at.year() == now.year() {
+        at.format("%a %b %-d %H:%M UTC").to_string()
+    } else {
+        at.format("%a %b %-d %Y %H:%M UTC").to_string()
+    }
 }
 
 /// `text` in double quotes, on one line, cut to [`MAX_QUOTE`] characters with an ellipsis.
@@ -113,6 +122,11 @@ mod tests {
             message: "call back".into(),
         });
         assert_eq!(summary(&set), "due Wed May 6 10:31 UTC, \"call back\"");
+        let later = event(EventBody::FollowUpSet {
+            due_at: Some("2099-05-06T10:31:21Z".parse().unwrap()),
+            message: String::new(),
+        });
+        assert_eq!(summary(&later), "due Wed May 6 2099 10:31 UTC");
     }
 
     #[test]

@@ -162,7 +162,7 @@ async fn a_v1_event_is_folded_projected_exported_and_shown_in_the_current_shape(
     let (_, event) = &history.events[v1 as usize - 1];
     assert_eq!(
         convo_domain::summary::summary(event),
-        "due Fri Jan 2 09:00 UTC, \"call back\""
+        "due Fri Jan 2 2099 09:00 UTC, \"call back\""
     );
     let at = history.version_at(Point::Version(v1 as u64)).unwrap();
     let past = history.state_after(at);
