@@ -120,6 +120,10 @@ async fn every_line_is_a_valid_cloudevent_and_ranges_are_exact() {
             expected,
             "[{since}, {until})"
         );
+        // The progress bar's total counts the same rows.
+        let mut conn = app.pool.acquire().await.unwrap();
+        let counted = events::count_matching(&mut conn, &filter).await.unwrap();
+        assert_eq!(counted as usize, expected.len());
     }
 }
 
