@@ -26,7 +26,7 @@ const BATCH_EVENTS: u64 = 50_000;
 #[derive(Debug, Args)]
 pub struct SeedHistoryArgs {
     /// How many events to write in all.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     events: u64,
     /// Events per conversation (the last conversation may have fewer).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
