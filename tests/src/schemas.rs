@@ -16,12 +16,15 @@ pub const SCHEMAS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas")
 pub const ID_BASE: &str = "https://schemas.convo.local/";
 pub const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 
-pub const EVENT: &str = "https://schemas.convo.local/events/event.v1.json";
+/// Any event payload of the current schema version (`convo_domain::event::SCHEMA_VERSION`).
+pub const EVENT: &str = "https://schemas.convo.local/events/event.v2.json";
+/// Any event payload of schema version 1 (what events stored before v2 hold).
+pub const EVENT_V1: &str = "https://schemas.convo.local/events/event.v1.json";
 pub const ENVELOPE: &str = "https://schemas.convo.local/envelope.v1.json";
 pub const COMMAND: &str = "https://schemas.convo.local/commands/command.v1.json";
 pub const OUTCOME: &str = "https://schemas.convo.local/outcome.v1.json";
 
-/// The event types of payload schema version 1, as `EventBody::type_name` spells them.
+/// The event types of the current payload schema version, as `EventBody::type_name` spells them.
 pub const EVENT_TYPES: [&str; 19] = [
     "ConversationStarted",
     "Archived",
@@ -53,9 +56,23 @@ pub const COMMAND_TYPES: [&str; 5] = [
     "DeleteConversation",
 ];
 
-/// The `$id` of event type `name`'s payload schema.
+/// The `$id` of the index of every event payload of `schema_version` (`events/event.vN.json`).
+pub fn event_index_id(schema_version: i64) -> String {
+    format!("{ID_BASE}events/event.v{schema_version}.json")
+}
+
+/// The `$id` of event type `name`'s payload schema in the current version: the file the current
+/// index (`EVENT`) points at for it (`FollowUpSet.v2.json`, `Archived.v1.json`, ...).
 pub fn event_schema_id(name: &str) -> String {
-    format!("{ID_BASE}events/{name}.v1.json")
+    let branches = schemas()[EVENT]["allOf"]
+        .as_array()
+        .expect("the index's allOf");
+    branches
+        .iter()
+        .find(|branch| branch["if"]["properties"]["type"]["const"] == name)
+        .and_then(|branch| branch["then"]["$ref"].as_str())
+        .unwrap_or_else(|| panic!("{EVENT} does not list {name}"))
+        .to_owned()
 }
 
 /// The `$id` of command type `name`'s schema.
@@ -190,10 +207,17 @@ pub fn assert_valid(id: &str, instance: &Value) {
     );
 }
 
-/// Asserts `payload` is a valid event payload (`events/event.v1.json`).
+/// Asserts `payload` is a valid event payload of the current schema version (`EVENT`).
 #[track_caller]
 pub fn assert_valid_event(payload: &Value) {
     assert_valid(EVENT, payload);
+}
+
+/// Asserts `payload` is a valid event payload of `schema_version` (`events/event.vN.json`): how a
+/// stored or published event, which keeps the version it was written with, is checked.
+#[track_caller]
+pub fn assert_valid_event_of(schema_version: i64, payload: &Value) {
+    assert_valid(&event_index_id(schema_version), payload);
 }
 
 /// Asserts `event` is a valid CloudEvents structured-mode event (`envelope.v1.json`).

@@ -215,7 +215,7 @@ fn decide_update(
                 d.emit(EventBody::CollaboratorAdded);
             }
             d.emit(EventBody::FollowUpSet {
-                date,
+                due_at: date,
                 message: message.clone(),
             });
             if d.state.archived {

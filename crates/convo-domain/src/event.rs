@@ -2,17 +2,23 @@
 //! aggregate: when (`at`), who acted (`staff_uid`), whose conversation (`client_uid`).
 //!
 //! The JSON form (the payload stored and published) is flat:
-//! `{"type": "FollowUpSet", "at": "...", "staff_uid": "...", "client_uid": "...", "date": ..., "message": ...}`.
+//! `{"type": "FollowUpSet", "at": "...", "staff_uid": "...", "client_uid": "...", "due_at": ..., "message": ...}`.
 //! Its JSON Schema lives in the repository's `schemas/` folder.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::command::Direction;
 use crate::state::{ClientInfo, Source, StaffRef};
+use crate::upcast::{UpcastError, upcast};
 
-/// Payload schema version, stored beside each event. Additive changes keep it.
-pub const SCHEMA_VERSION: i32 = 1;
+/// Payload schema version, stored beside each event. Additive changes keep it; a breaking change
+/// bumps it and adds an upcaster ([`crate::upcast`]) from the previous version.
+///
+/// - 1: the first shape.
+/// - 2: `FollowUpSet.date` renamed `due_at`.
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Largest event payload accepted, in bytes of compact JSON: 512 KiB. A command whose events
 /// would be larger is refused ([`crate::Rejection::EventTooLarge`], HTTP 413) and stores nothing.
@@ -40,6 +46,18 @@ impl Event {
     /// The event's type name, as stored and as the CloudEvents `ce_type` suffix.
     pub fn type_name(&self) -> &'static str {
         self.body.type_name()
+    }
+
+    /// Decodes a stored or published payload of schema version `schema_version`, upcast to the
+    /// current shape first: the one way events are read.
+    pub fn decode(schema_version: i32, payload: &str) -> Result<Self, UpcastError> {
+        let value = serde_json::from_str(payload).map_err(UpcastError::Json)?;
+        Self::decode_value(schema_version, value)
+    }
+
+    /// [`Event::decode`] of a payload already parsed.
+    pub fn decode_value(schema_version: i32, payload: Value) -> Result<Self, UpcastError> {
+        serde_json::from_value(upcast(schema_version, payload)?).map_err(UpcastError::Json)
     }
 
     /// Size of the payload as compact JSON, counted without building it.
@@ -125,9 +143,10 @@ pub enum EventBody {
     },
     /// `staff_uid` now collaborates on the conversation.
     CollaboratorAdded,
-    /// `staff_uid`'s follow-up is active, with an optional reminder date.
+    /// `staff_uid`'s follow-up is active, with an optional reminder date (`date` before schema
+    /// version 2).
     FollowUpSet {
-        date: Option<DateTime<Utc>>,
+        due_at: Option<DateTime<Utc>>,
         message: String,
     },
     /// `staff_uid`'s follow-up was dismissed.
@@ -158,6 +177,29 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// Every event type name, as [`EventBody::type_name`] spells them.
+    pub const TYPE_NAMES: [&'static str; 19] = [
+        "ConversationStarted",
+        "Archived",
+        "Unarchived",
+        "MarkedSpam",
+        "UnmarkedSpam",
+        "MarkedUnread",
+        "MarkedRead",
+        "SoftDeleted",
+        "Restored",
+        "AttributesChanged",
+        "CollaboratorAdded",
+        "FollowUpSet",
+        "FollowUpRemoved",
+        "FollowUpCompleted",
+        "InternalNoteAdded",
+        "MessageRecorded",
+        "MergedInto",
+        "MergedFrom",
+        "ConversationDeleted",
+    ];
+
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::ConversationStarted { .. } => "ConversationStarted",

@@ -223,11 +223,11 @@ impl Conversation {
                         });
                 }
             }
-            EventBody::FollowUpSet { date, message } => {
+            EventBody::FollowUpSet { due_at, message } => {
                 if let Some(staff) = staff {
                     let c = self.collaborators.entry(staff.to_owned()).or_default();
                     c.follow_up = true;
-                    c.follow_up_date = *date;
+                    c.follow_up_date = *due_at;
                     c.follow_up_message = message.clone();
                 }
             }

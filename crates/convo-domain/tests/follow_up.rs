@@ -10,7 +10,7 @@ fn active() -> [convo_domain::EventBody; 2] {
     [
         CollaboratorAdded,
         FollowUpSet {
-            date: Some(at("2026-05-06T10:31:21Z")),
+            due_at: Some(at("2026-05-06T10:31:21Z")),
             message: "call back".into(),
         },
     ]
@@ -60,7 +60,7 @@ fn follow_up_creates_collaborator_and_follow_up() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: Some(at("2026-05-06T10:31:21Z")),
+                due_at: Some(at("2026-05-06T10:31:21Z")),
                 message: "just a test".into(),
             },
         ]);
@@ -74,7 +74,7 @@ fn follow_up_on_existing_collaborator_adds_no_collaborator() {
     given([CollaboratorAdded])
         .when_update(json!({"follow_up": true}))
         .then([FollowUpSet {
-            date: None,
+            due_at: None,
             message: String::new(),
         }]);
 }
@@ -85,7 +85,7 @@ fn follow_up_after_a_completed_one_sets_a_new_one() {
     given([added, set, FollowUpCompleted])
         .when_update(json!({"follow_up": true, "follow_up_date": "2026-06-01"}))
         .then([FollowUpSet {
-            date: Some(at("2026-06-01T00:00:00Z")),
+            due_at: Some(at("2026-06-01T00:00:00Z")),
             message: String::new(),
         }]);
 }
@@ -97,7 +97,7 @@ fn follow_up_unarchives_an_archived_conversation() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: Some(at("2026-05-06T10:31:21Z")),
+                due_at: Some(at("2026-05-06T10:31:21Z")),
                 message: String::new(),
             },
             Unarchived,
@@ -113,7 +113,7 @@ fn follow_up_with_archived_false_unarchives_once() {
             Unarchived,
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: String::new(),
             },
         ]);
@@ -126,7 +126,7 @@ fn follow_up_message_without_date_adds_an_internal_note() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: "call back about pricing".into(),
             },
             InternalNoteAdded {
@@ -145,7 +145,7 @@ fn follow_up_message_with_date_adds_no_note() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: Some(at("2026-05-02T00:00:00Z")),
+                due_at: Some(at("2026-05-02T00:00:00Z")),
                 message: "x".into(),
             },
         ]);
@@ -158,7 +158,7 @@ fn null_follow_up_message_means_empty_and_adds_no_note() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: String::new(),
             },
         ]);
@@ -234,7 +234,7 @@ fn follow_ups_belong_to_the_requesting_staff() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: String::new(),
             },
         ]);
@@ -278,7 +278,7 @@ fn fractions_are_dropped() {
     given([CollaboratorAdded])
         .when_update(json!({"follow_up": true, "follow_up_date": "2026-05-06T10:31:21.999Z"}))
         .then([FollowUpSet {
-            date: Some(at("2026-05-06T10:31:21Z")),
+            due_at: Some(at("2026-05-06T10:31:21Z")),
             message: String::new(),
         }]);
 }
@@ -299,7 +299,7 @@ fn dates_ruby_reads_set_the_follow_up() {
         given([CollaboratorAdded])
             .when_update(json!({"follow_up": true, "follow_up_date": text}))
             .then([FollowUpSet {
-                date: Some(at(stored)),
+                due_at: Some(at(stored)),
                 message: String::new(),
             }]);
     }

@@ -114,7 +114,7 @@ fn a_record_added_to_an_unread_conversation_starts_unread() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: String::new(),
             },
         ]);
@@ -194,7 +194,7 @@ fn a_soft_deleted_conversation_still_accepts_updates() {
         .then([
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: String::new(),
             },
         ]);
@@ -298,7 +298,7 @@ fn permitted_fields_come_before_the_follow_up_branch() {
             SoftDeleted { deleted_at: now() },
             CollaboratorAdded,
             FollowUpSet {
-                date: None,
+                due_at: None,
                 message: String::new(),
             },
         ]);

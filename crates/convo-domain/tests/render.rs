@@ -32,7 +32,7 @@ fn shallow_rendering_of_a_follow_up() {
     let state = given([
         CollaboratorAdded,
         FollowUpSet {
-            date: Some(at("2026-05-06T10:31:21Z")),
+            due_at: Some(at("2026-05-06T10:31:21Z")),
             message: "just a test".into(),
         },
     ])
@@ -61,7 +61,7 @@ fn follow_up_fields_are_the_requesting_staffs() {
     let state = given([
         CollaboratorAdded,
         FollowUpSet {
-            date: None,
+            due_at: None,
             message: "mine".into(),
         },
     ])

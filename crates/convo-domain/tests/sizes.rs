@@ -82,7 +82,7 @@ fn the_other_events_are_bounded_far_below_the_limit() {
         },
         EventBody::ConversationDeleted,
         EventBody::FollowUpSet {
-            date: Some(now()),
+            due_at: Some(now()),
             message: text.clone(),
         },
         EventBody::InternalNoteAdded { text },

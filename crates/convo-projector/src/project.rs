@@ -167,7 +167,8 @@ pub async fn apply_batch(
     Ok(outcome)
 }
 
-/// The event a record carries.
+/// The event a record carries, in the current shape (upcast from the schema version it was
+/// written with).
 pub(crate) fn decode(record: &EventRecord) -> Result<Event, String> {
-    serde_json::from_str(&record.payload).map_err(|e| e.to_string())
+    Event::decode(record.schema_version, &record.payload).map_err(|e| e.to_string())
 }

@@ -1,9 +1,12 @@
 //! The one reader of the `events` table: its row layout is decoded here and nowhere else. The
 //! command handler folds events through [`crate::store::load`]; the projector's backfill, the
-//! relay and `convo verify` read them through the functions below.
+//! relay, `convo verify` and the replay tools (`convo export`, `history`, `state`) read them
+//! through the functions below. Payloads are read in the current shape ([`Event::decode`]).
 
 use chrono::{DateTime, Utc};
 use convo_domain::Event;
+use convo_domain::event::SCHEMA_VERSION;
+use convo_domain::upcast::upcast;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -29,15 +32,26 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// The domain event the payload holds.
+    /// The domain event the payload holds, upcast to the current shape.
     pub fn event(&self) -> Result<Event, StoreError> {
-        decode(&self.conversation_uid, self.version, &self.payload)
+        decode(
+            &self.conversation_uid,
+            self.version,
+            self.schema_version,
+            &self.payload,
+        )
     }
 }
 
-/// Decodes a stored payload of `uid`'s version `version`.
-pub(crate) fn decode(uid: &str, version: u64, payload: &str) -> Result<Event, StoreError> {
-    serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+/// Decodes a stored payload of `uid`'s version `version`, written under `schema_version`, in the
+/// current shape ([`Event::decode`]).
+pub(crate) fn decode(
+    uid: &str,
+    version: u64,
+    schema_version: i32,
+    payload: &str,
+) -> Result<Event, StoreError> {
+    Event::decode(schema_version, payload).map_err(|e| StoreError::Corrupt {
         conversation_uid: uid.to_owned(),
         reason: format!("event version {version}: {e}"),
     })
@@ -225,4 +239,90 @@ pub async fn heads(conn: &mut PgConnection) -> Result<Vec<(String, u64)>, sqlx::
             )
         })
         .collect())
+}
+
+/// Which events [`matching`] reads. Every condition given must hold; none given reads all.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// `occurred_at >= since` (inclusive).
+    pub since: Option<DateTime<Utc>>,
+    /// `occurred_at < until` (exclusive), so consecutive ranges neither overlap nor leave gaps.
+    pub until: Option<DateTime<Utc>>,
+    pub business_uid: Option<String>,
+    /// Any of these types; every type when empty.
+    pub event_types: Vec<String>,
+    pub conversation_uid: Option<String>,
+}
+
+/// The events that `filter` selects, streamed from one snapshot in the relay's reading order
+/// (`tx_id, position`: commit order, each conversation's events in version order), so memory
+/// stays flat for any number of rows.
+pub fn matching<'a>(
+    conn: &'a mut PgConnection,
+    filter: &'a EventFilter,
+) -> impl futures_util::Stream<Item = Result<StoredEvent, sqlx::Error>> + 'a {
+    use futures_util::TryStreamExt;
+    sqlx::query_as!(
+        EventRow,
+        r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
+                  event_type, schema_version, payload::text AS "payload!", business_uid,
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+           FROM events
+           WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)
+             AND ($2::timestamptz IS NULL OR occurred_at < $2)
+             AND ($3::text IS NULL OR business_uid = $3)
+             AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
+             AND ($5::text IS NULL OR conversation_uid = $5)
+           ORDER BY tx_id, position"#,
+        filter.since,
+        filter.until,
+        filter.business_uid,
+        &filter.event_types,
+        filter.conversation_uid,
+    )
+    .fetch(conn)
+    .map_ok(|row| row.split().1)
+}
+
+/// How many events `filter` selects (for a progress bar's total).
+pub async fn count_matching(
+    conn: &mut PgConnection,
+    filter: &EventFilter,
+) -> Result<u64, sqlx::Error> {
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM events
+           WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)
+             AND ($2::timestamptz IS NULL OR occurred_at < $2)
+             AND ($3::text IS NULL OR business_uid = $3)
+             AND (cardinality($4::text[]) = 0 OR event_type = ANY($4))
+             AND ($5::text IS NULL OR conversation_uid = $5)"#,
+        filter.since,
+        filter.until,
+        filter.business_uid,
+        &filter.event_types,
+        filter.conversation_uid,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+impl StoredEvent {
+    /// The same event with its payload in the current schema version (upcast when it was
+    /// written under an older one): what a reader that wants one shape sees. A current payload
+    /// is returned untouched.
+    pub fn upcast(mut self) -> Result<Self, StoreError> {
+        if self.schema_version == SCHEMA_VERSION {
+            return Ok(self);
+        }
+        let corrupt = |reason: String| StoreError::Corrupt {
+            conversation_uid: self.conversation_uid.clone(),
+            reason: format!("event version {}: {reason}", self.version),
+        };
+        let payload = serde_json::from_str(&self.payload).map_err(|e| corrupt(e.to_string()))?;
+        let current = upcast(self.schema_version, payload).map_err(|e| corrupt(e.to_string()))?;
+        self.payload = current.to_string();
+        self.schema_version = SCHEMA_VERSION;
+        Ok(self)
+    }
 }

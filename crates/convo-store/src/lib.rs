@@ -7,6 +7,7 @@
 pub mod error;
 pub mod events;
 pub mod handler;
+pub mod history;
 pub mod store;
 pub mod upstream;
 

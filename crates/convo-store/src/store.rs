@@ -96,10 +96,11 @@ pub async fn insert_route(
 /// from the start instead.
 pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT 0 AS "kind!", version AS "version!", state::text AS "data!"
+        r#"SELECT 0 AS "kind!", version AS "version!", state_schema AS "schema!",
+                  state::text AS "data!"
            FROM snapshots WHERE conversation_uid = $1 AND state_schema = $2
            UNION ALL
-           SELECT 1, version, payload::text FROM events
+           SELECT 1, version, schema_version, payload::text FROM events
            WHERE conversation_uid = $1
              AND version > COALESCE((SELECT version FROM snapshots
                                      WHERE conversation_uid = $1 AND state_schema = $2), 0)
@@ -122,7 +123,7 @@ pub async fn load(conn: &mut PgConnection, uid: &str) -> Result<Conversation, St
     }
     for row in rows {
         let version = u64::try_from(row.version).unwrap_or_default();
-        state = state.evolve(&crate::events::decode(uid, version, &row.data)?);
+        state = state.evolve(&crate::events::decode(uid, version, row.schema, &row.data)?);
     }
     Ok(state)
 }

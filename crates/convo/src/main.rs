@@ -1,9 +1,13 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
+mod args;
 mod demo;
+mod export;
+mod history;
 mod progress;
 mod replay;
 mod serve;
+mod state;
 mod submit;
 mod tail;
 mod telemetry;
@@ -97,6 +101,13 @@ enum Cmd {
     Replay(replay::ReplayArgs),
     /// Each staff's follow-up counts: open, due today, overdue, completed this week.
     FollowUps(replay::FollowUpArgs),
+    /// Write events from the store as NDJSON CloudEvents (structured mode), for analytics
+    /// backfills: filter by time range, business, type, conversation.
+    Export(export::ExportArgs),
+    /// List a conversation's events: version, time, type, actor, what changed, command.
+    History(history::HistoryArgs),
+    /// Show a conversation as it was at a version or a time: the aggregate and the API rendering.
+    State(state::StateArgs),
     /// Seed a few realistic conversations and print ready-to-run curl lines.
     Demo {
         #[command(flatten)]
@@ -170,11 +181,6 @@ impl KafkaArgs {
         config.replication_factor = self.replication;
         config
     }
-}
-
-/// A uid argument (`convo_domain::Uid`'s rule), refused with the rule when it breaks it.
-pub fn parse_uid(text: &str) -> Result<convo_domain::Uid, String> {
-    convo_domain::Uid::parse(text).map_err(|e| format!("{text:?} is not a uid: {e}"))
 }
 
 fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
@@ -288,6 +294,9 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         Cmd::Verify(args) => verify::run(args).await,
         Cmd::Replay(args) => replay::run(args).await,
         Cmd::FollowUps(args) => replay::follow_ups(args).await,
+        Cmd::Export(args) => export::run(args).await,
+        Cmd::History(args) => history::run(args).await,
+        Cmd::State(args) => state::run(args).await,
         Cmd::DevToken {
             staff,
             business,

@@ -2,12 +2,11 @@
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use convo_domain::Uid;
 use convo_projector::ReadModel;
 use convo_projector::replay::{self, Replay, Report, Source, Step, TableDiff};
 
 use crate::progress::Progress;
-use crate::{DbArgs, KafkaArgs, parse_uid};
+use crate::{DbArgs, KafkaArgs, args};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -27,8 +26,8 @@ pub struct ReplayArgs {
     #[arg(long = "from", value_enum, default_value_t = From::Store)]
     from: From,
     /// Rebuild this conversation's rows only, in place (from the event store).
-    #[arg(long, value_parser = parse_uid)]
-    conversation: Option<Uid>,
+    #[arg(long, value_parser = args::uid)]
+    conversation: Option<String>,
     /// Build and compare with the live tables, then throw the rebuild away: nothing changes.
     #[arg(long)]
     dry_run: bool,
@@ -72,9 +71,8 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     }
     let pool = convo_store::connect(&args.db.database_url, 4).await?;
     if let Some(uid) = &args.conversation {
-        let diffs =
-            replay::rebuild_conversation(&pool, &models, uid.as_str(), args.dry_run).await?;
-        return print_conversation(uid.as_str(), args.dry_run, &diffs, args.json);
+        let diffs = replay::rebuild_conversation(&pool, &models, uid, args.dry_run).await?;
+        return print_conversation(uid, args.dry_run, &diffs, args.json);
     }
     let plan = Replay {
         models,
@@ -180,11 +178,11 @@ fn print_diffs(diffs: &[TableDiff]) {
   convo follow-ups --business demobusiness0001 --staff demostaff0000001 --json")]
 pub struct FollowUpArgs {
     /// The business whose staff to count.
-    #[arg(long, value_parser = parse_uid)]
-    business: Uid,
+    #[arg(long, value_parser = args::uid)]
+    business: String,
     /// One staff only.
-    #[arg(long, value_parser = parse_uid)]
-    staff: Option<Uid>,
+    #[arg(long, value_parser = args::uid)]
+    staff: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -197,8 +195,8 @@ pub async fn follow_ups(args: FollowUpArgs) -> anyhow::Result<()> {
     let pool = convo_store::connect(&args.db.database_url, 2).await?;
     let counts = convo_projector::query::follow_up_counts(
         &pool,
-        args.business.as_str(),
-        args.staff.as_ref().map(Uid::as_str),
+        &args.business,
+        args.staff.as_deref(),
         chrono::Utc::now(),
     )
     .await?;

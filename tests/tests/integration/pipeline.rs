@@ -8,7 +8,7 @@ use convo_tests::kafka::{
     assert_verified, brokers, collect_until, consumer, create_topics, eventually, headers, produce,
     producer, start_intake, start_projector, start_relay, unique_config,
 };
-use convo_tests::schemas::{assert_valid_envelope, assert_valid_event, assert_valid_outcome};
+use convo_tests::schemas::{assert_valid_envelope, assert_valid_event_of, assert_valid_outcome};
 use convo_tests::{BUSINESS, STAFF, TestApp};
 use rdkafka::message::Message;
 use serde_json::{Value, json};
@@ -53,7 +53,11 @@ async fn a_put_is_published_with_its_envelope_and_projected() {
     assert_eq!(h["ce_source"], "urn:convo:conversations");
     assert_eq!(h["ce_subject"], uid);
     assert_eq!(h["ce_aggregateversion"], "4");
-    assert_eq!(h["ce_schemaversion"], "1");
+    // Published with the version it was written with: the current one, for a new event.
+    assert_eq!(
+        h["ce_schemaversion"],
+        convo_domain::event::SCHEMA_VERSION.to_string()
+    );
     assert_eq!(h["ce_businessuid"], BUSINESS);
     assert_eq!(h["ce_actorstaffuid"], STAFF);
     assert_eq!(h["content-type"], "application/json");
@@ -64,8 +68,9 @@ async fn a_put_is_published_with_its_envelope_and_projected() {
     chrono::DateTime::parse_from_rfc3339(&h["ce_time"]).expect("ce_time is RFC 3339");
     for message in &consumed {
         let payload: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
-        assert_valid_event(&payload);
-        assert_valid_envelope(&EventRecord::from_message(message).unwrap().structured());
+        let record = EventRecord::from_message(message).unwrap();
+        assert_valid_event_of(record.schema_version.into(), &payload);
+        assert_valid_envelope(&record.structured());
     }
 
     eventually(Duration::from_secs(30), "the projection", || async {

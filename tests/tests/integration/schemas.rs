@@ -8,10 +8,11 @@ use std::path::Path;
 use chrono::Utc;
 use convo_domain::wire::parse_command;
 use convo_tests::schemas::{
-    COMMAND, COMMAND_TYPES, DRAFT_2020_12, ENVELOPE, EVENT, EVENT_TYPES, ID_BASE, OUTCOME,
-    SCHEMAS_DIR, assert_valid, assert_valid_command, assert_valid_envelope, assert_valid_event,
-    assert_valid_outcome, build_validator, command_schema_id, event_schema_id, json_files,
-    read_json, relative_path, schema_errors, schema_files, schemas, undocumented_fields,
+    COMMAND, COMMAND_TYPES, DRAFT_2020_12, ENVELOPE, EVENT, EVENT_TYPES, EVENT_V1, ID_BASE,
+    OUTCOME, SCHEMAS_DIR, assert_valid, assert_valid_command, assert_valid_envelope,
+    assert_valid_event, assert_valid_event_of, assert_valid_outcome, build_validator,
+    command_schema_id, event_schema_id, json_files, read_json, relative_path, schema_errors,
+    schema_files, schemas, undocumented_fields,
 };
 use convo_tests::{BUSINESS, STAFF, TestApp};
 use serde_json::{Value, json};
@@ -62,12 +63,15 @@ fn every_schema_file_is_a_valid_2020_12_schema_with_a_unique_id() {
             "no schema for {name}"
         );
     }
-    let expected = 2 + EVENT_TYPES.len() + 1 + COMMAND_TYPES.len() + 1;
+    // Version 1's files, and version 2's: its index and FollowUpSet.v2 (schemas/README.md).
+    let expected = 2 + EVENT_TYPES.len() + 1 + 2 + COMMAND_TYPES.len() + 1;
     assert_eq!(ids.len(), expected, "unexpected schema files: {ids:#?}");
-    assert_eq!(
-        schemas()[EVENT]["properties"]["type"]["enum"],
-        json!(EVENT_TYPES)
-    );
+    for index in [EVENT, EVENT_V1] {
+        assert_eq!(
+            schemas()[index]["properties"]["type"]["enum"],
+            json!(EVENT_TYPES)
+        );
+    }
     assert_eq!(
         schemas()[COMMAND]["properties"]["type"]["enum"],
         json!(COMMAND_TYPES)
@@ -371,19 +375,20 @@ async fn every_event_type_the_store_writes_matches_the_schemas_and_so_do_the_out
 
     // (3) Every stored payload matches its schema, describes no field the schema does not, and
     // every event type was seen.
-    let rows: Vec<(String, Value)> =
-        sqlx::query_as("SELECT event_type, payload FROM events ORDER BY position")
+    let rows: Vec<(String, i32, Value)> =
+        sqlx::query_as("SELECT event_type, schema_version, payload FROM events ORDER BY position")
             .fetch_all(&app.pool)
             .await
             .expect("read events");
     let mut seen = BTreeSet::new();
-    for (kind, payload) in &rows {
+    for (kind, schema_version, payload) in &rows {
         assert_eq!(
             payload["type"],
             json!(kind),
             "the stored type is the payload's"
         );
-        assert_valid_event(payload);
+        assert_eq!(*schema_version, convo_domain::event::SCHEMA_VERSION);
+        assert_valid_event_of((*schema_version).into(), payload);
         assert_valid(&event_schema_id(kind), payload);
         let undocumented = undocumented_fields(&schemas()[&event_schema_id(kind)], payload);
         assert!(
@@ -472,8 +477,17 @@ fn schemas_refuse_missing_fields_and_wrong_types() {
     );
 
     let follow_up = json!({"type": "FollowUpSet", "at": "2026-05-04T16:12:03Z", "staff_uid": STAFF,
-                           "client_uid": "client-1", "date": null, "message": ""});
+                           "client_uid": "client-1", "due_at": null, "message": ""});
     assert_valid_event(&follow_up);
+    // Version 1 called `due_at` `date`: each version's index describes its own shape only.
+    let v1 = with(
+        with(follow_up.clone(), "/due_at", None),
+        "/date",
+        Some(json!("2026-05-06T10:31:21Z")),
+    );
+    assert_valid(EVENT_V1, &v1);
+    assert_refused(EVENT, &v1, "\"due_at\" is a required");
+    assert_refused(EVENT_V1, &follow_up, "\"date\" is a required");
     assert_refused(
         EVENT,
         &with(follow_up.clone(), "/message", None),
@@ -481,18 +495,18 @@ fn schemas_refuse_missing_fields_and_wrong_types() {
     );
     assert_refused(
         EVENT,
-        &with(follow_up.clone(), "/date", None),
-        "\"date\" is a required",
+        &with(follow_up.clone(), "/due_at", None),
+        "\"due_at\" is a required",
     );
     assert_refused(
         EVENT,
-        &with(follow_up.clone(), "/date", Some(json!(42))),
-        "/date",
+        &with(follow_up.clone(), "/due_at", Some(json!(42))),
+        "/due_at",
     );
     assert_refused(
         EVENT,
-        &with(follow_up, "/date", Some(json!("May 6"))),
-        "/date",
+        &with(follow_up, "/due_at", Some(json!("May 6"))),
+        "/due_at",
     );
     let merged = json!({"type": "MergedFrom", "at": "2026-05-04T16:12:03Z", "client_uid": "c",
                         "source_uid": "s", "message_count": 3});
@@ -532,6 +546,12 @@ fn schemas_refuse_missing_fields_and_wrong_types() {
 
     let envelope = read_json(&Path::new(SCHEMAS_DIR).join("examples/envelopes/FollowUpSet.json"));
     assert_valid_envelope(&envelope);
+    // The envelope picks the payload schema by `schemaversion`: a v2 payload is not a v1 one.
+    assert_refused(
+        ENVELOPE,
+        &with(envelope.clone(), "/schemaversion", Some(json!(1))),
+        "\"date\" is a required",
+    );
     assert_valid_envelope(&with(envelope.clone(), "/traceparent", None));
     assert_valid_envelope(&with(envelope.clone(), "/actorstaffuid", None));
     assert_refused(
@@ -580,8 +600,8 @@ fn schemas_refuse_missing_fields_and_wrong_types() {
     );
     assert_refused(
         ENVELOPE,
-        &with(envelope, "/data/date", Some(json!(true))),
-        "/data/date",
+        &with(envelope, "/data/due_at", Some(json!(true))),
+        "/data/due_at",
     );
 
     let update = json!({"type": "UpdateConversation", "command_id": "c-1", "conversation_uid": "u1",

@@ -77,8 +77,8 @@ impl Changes {
                 self.follow_ups.retain(|(c, _), _| c != uid);
                 self.completions.retain(|(c, ..)| c != uid);
             }
-            EventBody::FollowUpSet { date, .. } if event.staff_uid.is_some() => {
-                follow_up(true, *date, None);
+            EventBody::FollowUpSet { due_at, .. } if event.staff_uid.is_some() => {
+                follow_up(true, *due_at, None);
             }
             EventBody::FollowUpRemoved if event.staff_uid.is_some() => {
                 follow_up(false, None, None);
