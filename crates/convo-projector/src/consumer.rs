@@ -20,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 use crate::parked::{Parking, park};
 use crate::project::{Applied, Incoming, ProjectError, Projection, apply_batch};
 
+/// The name of the projector that builds the read models (`rm_*` tables).
+pub const READ_MODELS: &str = "read-models";
+
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
     /// The projector's name: its partition claims and parked conversations are keyed by it.
@@ -39,7 +42,7 @@ pub struct ProjectorConfig {
 impl Default for ProjectorConfig {
     fn default() -> Self {
         Self {
-            name: "read-models".to_owned(),
+            name: READ_MODELS.to_owned(),
             batch_max: 2000,
             batch_wait: Duration::from_millis(5),
             retry_wait: Duration::from_millis(200),

@@ -250,8 +250,8 @@ async fn backfill(
 
 /// The rows a batch writes.
 #[derive(Default)]
-struct Changes {
-    conversations: Vec<Conversation>,
+pub(crate) struct Changes {
+    pub(crate) conversations: Vec<Conversation>,
     messages: Vec<MessageRow>,
     started_clients: Vec<(String, convo_domain::state::ClientInfo)>,
     /// client uid -> (spam, when), the latest in the batch.
@@ -271,7 +271,7 @@ struct MessageRow {
 
 impl Changes {
     /// Records the rows `event` (at `version`, applied to `state`) adds beside the conversation.
-    fn note(&mut self, state: &Conversation, version: u64, event: &Event) {
+    pub(crate) fn note(&mut self, state: &Conversation, version: u64, event: &Event) {
         let message = |kind, id: Option<&String>, title: &str, text: &str| MessageRow {
             conversation_uid: state.uid.clone(),
             version: version as i64,
@@ -319,7 +319,7 @@ impl Changes {
         }
     }
 
-    async fn write(mut self, conn: &mut PgConnection) -> Result<(), ProjectError> {
+    pub(crate) async fn write(mut self, conn: &mut PgConnection) -> Result<(), ProjectError> {
         // Hard-deleted conversations are forgotten: a tombstone row keeps only the version.
         let deleted: Vec<String> = self
             .conversations
