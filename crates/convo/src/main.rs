@@ -1,9 +1,10 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
+mod dead_letters;
 mod demo;
-// Used by the replay tools being added; the allow goes with their first use.
-#[allow(dead_code)]
+mod parked;
 mod progress;
+mod projector_cmd;
 mod serve;
 mod submit;
 mod tail;
@@ -68,10 +69,21 @@ enum Cmd {
         #[command(subcommand)]
         action: TailCmd,
     },
-    /// Inspect the dead-letter topic (command messages that could not be parsed).
+    /// Inspect and handle the dead-letter topic (command messages that could not be parsed):
+    /// tail, list, show, retry, drop.
     DeadLetters {
         #[command(subcommand)]
-        action: TailCmd,
+        action: dead_letters::DeadLettersCmd,
+    },
+    /// Where each projection stands, and resetting a stopped one's positions.
+    Projector {
+        #[command(subcommand)]
+        action: projector_cmd::ProjectorCmd,
+    },
+    /// Conversations a projector parked: list, show, retry (refold), drop.
+    Parked {
+        #[command(subcommand)]
+        action: parked::ParkedCmd,
     },
     /// Print a staff token signed with the development secret.
     DevToken {
@@ -273,9 +285,9 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         Cmd::Outcomes {
             action: TailCmd::Tail(args),
         } => tail::run(tail::Stream::Outcomes, args).await,
-        Cmd::DeadLetters {
-            action: TailCmd::Tail(args),
-        } => tail::run(tail::Stream::DeadLetters, args).await,
+        Cmd::DeadLetters { action } => dead_letters::run(action).await,
+        Cmd::Projector { action } => projector_cmd::run(action).await,
+        Cmd::Parked { action } => parked::run(action).await,
         Cmd::Verify(args) => verify::run(args).await,
         Cmd::DevToken {
             staff,
