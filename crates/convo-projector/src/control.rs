@@ -8,9 +8,11 @@
 //! - [`plan_reset`] and [`apply_reset`]: move a stopped projection's positions to the earliest
 //!   offsets or to the first offset at or after a time. Refused while any member is live.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use convo_kafka::KafkaConfig;
-use convo_kafka::offsets::{self, Watermarks};
+use convo_kafka::offsets::{self, AtTime, Watermarks};
 use convo_partitions::positions::{self, MoveError, Position};
 use rdkafka::error::KafkaError;
 use serde::Serialize;
@@ -172,24 +174,20 @@ pub async fn plan_reset(
         return Err(MoveError::Live { consumer, members }.into());
     }
     let numbers: Vec<i32> = mine.iter().map(|c| c.partition).collect();
-    let targets = match to {
-        ResetTo::Earliest => offsets::watermarks(kafka, topic, &numbers)
-            .await?
-            .into_iter()
-            .map(|(p, marks)| (p, marks.low))
-            .collect(),
-        ResetTo::Time(at) => {
-            offsets::offsets_at(kafka, topic, &numbers, at.timestamp_millis()).await?
-        }
-    };
+    let targets = targets(kafka, topic, &numbers, to).await?;
     let mut moves = Vec::with_capacity(mine.len());
     for claim in mine {
-        let to = *targets
+        let target = targets
             .get(&claim.partition)
             .ok_or_else(|| ControlError::NoOffsets {
                 topic: topic.clone(),
                 partition: claim.partition,
             })?;
+        let to = match *target {
+            AtTime::Offset(offset) => offset,
+            // Nothing that recent: the end (a watermark below the position is not believed).
+            AtTime::End { high } => high.max(claim.next_offset),
+        };
         moves.push(Move {
             partition: claim.partition,
             from: claim.next_offset,
@@ -200,6 +198,25 @@ pub async fn plan_reset(
         name: name.to_owned(),
         topic: topic.clone(),
         moves,
+    })
+}
+
+/// Where `to` falls in each of `partitions`, as the broker reports it.
+async fn targets(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: &[i32],
+    to: ResetTo,
+) -> Result<BTreeMap<i32, AtTime>, KafkaError> {
+    Ok(match to {
+        ResetTo::Earliest => offsets::watermarks(kafka, topic, partitions)
+            .await?
+            .into_iter()
+            .map(|(p, marks)| (p, AtTime::Offset(marks.low)))
+            .collect(),
+        ResetTo::Time(at) => {
+            offsets::offsets_at(kafka, topic, partitions, at.timestamp_millis()).await?
+        }
     })
 }
 

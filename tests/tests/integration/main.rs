@@ -8,6 +8,7 @@ mod edges;
 mod follow_up_rows;
 mod idempotency;
 mod merges_and_deletes;
+mod operate;
 mod outage;
 mod partitions;
 mod permitted_field_rows;
