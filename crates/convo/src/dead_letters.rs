@@ -40,6 +40,7 @@ pub struct Common {
     db: DbArgs,
     #[command(flatten)]
     kafka: KafkaArgs,
+    /// Print JSON instead of lines for people.
     #[arg(long)]
     json: bool,
     /// Milliseconds of silence after the end of a partition before it counts as read.
@@ -170,6 +171,6 @@ fn print_letter(l: &DeadLetter) {
         l.key.as_deref().unwrap_or("-"),
         l.size,
         l.source.as_deref().unwrap_or("?"),
-        l.reason
+        if l.reason.is_empty() { "-" } else { &l.reason }
     );
 }

@@ -35,6 +35,7 @@ pub struct Target {
     /// Only this projector's parked conversations.
     #[arg(long)]
     projector: Option<String>,
+    /// Print JSON instead of lines for people.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -70,7 +71,16 @@ pub async fn run(command: ParkedCmd) -> anyhow::Result<()> {
                 return Ok(());
             }
             let p = &shown.parked;
-            print_row(p);
+            println!(
+                "{} {} parked at v{}",
+                p.projector, p.conversation_uid, p.version
+            );
+            println!(
+                "  since: {} ({} attempts, {} events waiting)",
+                p.parked_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                p.attempts,
+                p.skipped
+            );
             println!("  reason: {}", p.reason);
             println!("  failing record: {}/{}@{}", p.topic, p.partition, p.offset);
             println!("  stored events from v{} on:", p.version);

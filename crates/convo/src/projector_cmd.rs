@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use convo_projector::control::{self, ProjectionStatus, ResetPlan, ResetTo};
+use convo_projector::control::{self, PartitionStatus, ProjectionStatus, ResetPlan, ResetTo};
 
 use crate::{DbArgs, KafkaArgs};
 
@@ -45,6 +45,7 @@ pub struct ResetArgs {
     /// Apply the reset (without it, nothing is changed).
     #[arg(long)]
     yes: bool,
+    /// Print one JSON object: {"applied": bool, "plan": {...}}.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -99,30 +100,42 @@ fn print_status(projections: &[ProjectionStatus]) {
     }
     for p in projections {
         println!(
-            "{} on {}: {} live members, {} parked",
+            "{} on {}: live members {}, parked {}",
             p.name, p.topic, p.live_members, p.parked
         );
         println!(
             "  {:>9} {:>10} {:>8} {:<24} {:>6} last applied",
             "partition", "position", "behind", "owner (lease)", "parked"
         );
-        for s in &p.partitions {
-            let behind = s.behind.map_or("unknown".to_owned(), |b| b.to_string());
-            let owner = match (&s.owner, s.leased) {
-                (Some(o), true) => format!("{o} (held)"),
-                (Some(o), false) => format!("{o} (expired)"),
-                (None, _) => "- (free)".to_owned(),
-            };
-            let applied = s.applied_at.map_or("never".to_owned(), |t| {
-                t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-            });
-            println!(
-                "  {:>9} {:>10} {:>8} {:<24} {:>6} {applied}",
-                s.partition, s.position, behind, owner, s.parked
-            );
-        }
+        p.partitions.iter().for_each(print_partition);
+    }
+    if projections
+        .iter()
+        .any(|p| p.partitions.iter().any(|s| s.behind.is_none()))
+    {
+        println!("{UNKNOWN}");
     }
 }
+
+fn print_partition(s: &PartitionStatus) {
+    let behind = s.behind.map_or("unknown".to_owned(), |b| b.to_string());
+    let owner = match (&s.owner, s.leased) {
+        (Some(o), true) => format!("{o} (held)"),
+        (Some(o), false) => format!("{o} (expired)"),
+        (None, _) => "- (free)".to_owned(),
+    };
+    let applied = s.applied_at.map_or("never".to_owned(), |t| {
+        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    });
+    println!(
+        "  {:>9} {:>10} {:>8} {:<24} {:>6} {applied}",
+        s.partition, s.position, behind, owner, s.parked
+    );
+}
+
+/// What "unknown" in the behind column means.
+const UNKNOWN: &str =
+    "behind unknown: the broker did not report a high watermark at or above the position";
 
 fn print_plan(plan: &ResetPlan, applied: bool) {
     for m in &plan.moves {
