@@ -24,7 +24,8 @@ pub struct Watermarks {
 }
 
 /// The watermarks of `partitions` of `topic`; a partition the broker did not answer for (or
-/// answered with nonsense: negative, or low above high) is absent.
+/// answered with nonsense: negative, or low above high) is absent, and so are the ones after a
+/// partition it did not answer for in time.
 pub async fn watermarks(
     config: &KafkaConfig,
     topic: &str,
@@ -41,7 +42,11 @@ pub async fn watermarks(
                 Ok((low, high)) => {
                     tracing::warn!(%topic, partition, low, high, "the broker reports nonsense watermarks")
                 }
-                Err(e) => tracing::warn!(%topic, partition, error = %e, "no watermarks"),
+                Err(e) => {
+                    // A broker that does not answer for one will not for the others either.
+                    tracing::warn!(%topic, partition, error = %e, "no watermarks");
+                    break;
+                }
             }
         }
         Ok(found)

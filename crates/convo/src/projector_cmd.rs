@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use convo_projector::control::{self, PartitionStatus, ProjectionStatus, ResetPlan, ResetTo};
 
+use crate::progress::Progress;
 use crate::{DbArgs, KafkaArgs};
 
 #[derive(Debug, Subcommand)]
@@ -81,7 +82,11 @@ pub async fn run(command: ProjectorCmd) -> anyhow::Result<()> {
 
 async fn reset(args: ResetArgs) -> anyhow::Result<()> {
     let pool = convo_store::connect(&args.db.database_url, 2).await?;
-    let plan = control::plan_reset(&pool, &args.kafka.config(), &args.name, args.to).await?;
+    // The broker's offsets are checked against the records (read when they are wrong): a while.
+    let progress = Progress::new("finding the offsets", None);
+    let plan = control::plan_reset(&pool, &args.kafka.config(), &args.name, args.to).await;
+    progress.finish();
+    let plan = plan?;
     if args.yes {
         control::apply_reset(&pool, &plan).await?;
     }
