@@ -64,6 +64,14 @@ async fn projector_status_shows_positions_and_reset_waits_for_a_stopped_projecti
     for uid in uids {
         app.start(uid).await;
     }
+    eventually(Duration::from_secs(30), "the starts projected", || async {
+        all_projected(&app, &uids).await
+    })
+    .await;
+    // Every start is on the topic before `mid`; the archive after it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mid = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     app.put_ok(uids[0], json!({"archived": true})).await;
     eventually(Duration::from_secs(30), "everything projected", || async {
         all_projected(&app, &uids).await
@@ -111,6 +119,13 @@ async fn projector_status_shows_positions_and_reset_waits_for_a_stopped_projecti
         .await
         .unwrap();
     assert!(plan.moves.iter().all(|m| m.to == m.from), "{plan:?}");
+    // A time between: only the archive (the last record of its partition) is read again.
+    let plan = control::plan_reset(&app.pool, &kafka, READ_MODELS, ResetTo::Time(mid))
+        .await
+        .unwrap();
+    let back: Vec<i64> = plan.moves.iter().map(|m| m.from - m.to).collect();
+    assert_eq!(back.iter().filter(|b| **b == 1).count(), 1, "{plan:?}");
+    assert_eq!(back.iter().filter(|b| **b == 0).count(), 3, "{plan:?}");
     // Earliest: back to the start; status then counts every event as behind.
     let plan = control::plan_reset(&app.pool, &kafka, READ_MODELS, ResetTo::Earliest)
         .await
