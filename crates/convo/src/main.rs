@@ -71,16 +71,25 @@ enum Cmd {
     },
     /// Inspect and handle the dead-letter topic (command messages that could not be parsed):
     /// tail, list, show, retry, drop.
+    #[command(
+        after_help = "Examples:\n  convo dead-letters list\n  convo dead-letters show 0:12\n  convo dead-letters retry 0:12"
+    )]
     DeadLetters {
         #[command(subcommand)]
         action: dead_letters::DeadLettersCmd,
     },
     /// Where each projection stands, and resetting a stopped one's positions.
+    #[command(
+        after_help = "Examples:\n  convo projector status\n  convo projector reset read-models --to earliest --yes"
+    )]
     Projector {
         #[command(subcommand)]
         action: projector_cmd::ProjectorCmd,
     },
     /// Conversations a projector parked: list, show, retry (refold), drop.
+    #[command(
+        after_help = "Examples:\n  convo parked list\n  convo parked show 89m2pnabgozdvd9f\n  convo parked retry 89m2pnabgozdvd9f"
+    )]
     Parked {
         #[command(subcommand)]
         action: parked::ParkedCmd,

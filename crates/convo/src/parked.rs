@@ -82,7 +82,14 @@ pub async fn run(command: ParkedCmd) -> anyhow::Result<()> {
                 p.skipped
             );
             println!("  reason: {}", p.reason);
-            println!("  failing record: {}/{}@{}", p.topic, p.partition, p.offset);
+            if p.partition < 0 {
+                println!(
+                    "  failing record: not known (parked outside a batch of {})",
+                    p.topic
+                );
+            } else {
+                println!("  failing record: {}/{}@{}", p.topic, p.partition, p.offset);
+            }
             println!("  stored events from v{} on:", p.version);
             for (version, kind) in &shown.events {
                 println!("    v{version} {kind}");
