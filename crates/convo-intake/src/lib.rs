@@ -13,7 +13,10 @@
 //! A failure that retrying may cure (the database or the broker away, a race) is retried until it
 //! succeeds or the service shuts down. A command that keeps failing for another reason is
 //! answered after `max_attempts` with a `rejected` outcome (500 `internal_error`).
+//!
+//! [`dead_letters`] is what operators do with dead letters afterwards (list, show, retry, drop).
 
+pub mod dead_letters;
 mod deliveries;
 
 use std::time::Duration;

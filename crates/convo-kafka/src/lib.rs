@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod context;
+pub mod offsets;
 pub mod read;
 pub mod record;
 pub mod topics;

@@ -301,7 +301,8 @@ pub async fn lock_held(
 }
 
 /// Stores where `member` resumes in each partition it holds (in the caller's transaction, or on
-/// its own); returns the partitions stored. Positions of partitions it no longer holds are not.
+/// its own), and when (`applied_at`: the work behind the position was just done); returns the
+/// partitions stored. Positions of partitions it no longer holds are not.
 pub async fn store_positions(
     conn: impl sqlx::PgExecutor<'_>,
     consumer: &str,
@@ -311,7 +312,8 @@ pub async fn store_positions(
 ) -> Result<BTreeSet<i32>, sqlx::Error> {
     let (partitions, offsets): (Vec<i32>, Vec<i64>) = positions.iter().copied().unzip();
     Ok(sqlx::query_scalar!(
-        "UPDATE partition_claims c SET next_offset = p.o, updated_at = clock_timestamp()
+        "UPDATE partition_claims c SET next_offset = p.o, updated_at = clock_timestamp(),
+             applied_at = clock_timestamp()
          FROM UNNEST($4::int[], $5::bigint[]) AS p (p, o)
          WHERE c.consumer = $1 AND c.topic = $2 AND c.owner = $3 AND c.partition = p.p
          RETURNING c.partition",

@@ -6,9 +6,12 @@
 //! - [`claims`] is the PostgreSQL side: membership, leases, positions, and the lock that fences a
 //!   member that lost a partition.
 //! - [`member`] is the Kafka side: a consumer that assigns exactly the claimed partitions.
+//! - [`positions`] is the operators' view: every consumer's positions on a topic, and moving a
+//!   stopped consumer's positions.
 
 pub mod claims;
 pub mod member;
+pub mod positions;
 
 pub use claims::{Claims, Rebalance};
 

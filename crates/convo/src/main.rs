@@ -1,10 +1,13 @@
 //! `convo`: the conversation command processor. Every role is a subcommand.
 
 mod args;
+mod dead_letters;
 mod demo;
 mod export;
 mod history;
+mod parked;
 mod progress;
+mod projector_cmd;
 mod replay;
 mod serve;
 mod state;
@@ -71,10 +74,30 @@ enum Cmd {
         #[command(subcommand)]
         action: TailCmd,
     },
-    /// Inspect the dead-letter topic (command messages that could not be parsed).
+    /// Inspect and handle the dead-letter topic (command messages that could not be parsed):
+    /// tail, list, show, retry, drop.
+    #[command(
+        after_help = "Examples:\n  convo dead-letters list\n  convo dead-letters show 0:12\n  convo dead-letters retry 0:12"
+    )]
     DeadLetters {
         #[command(subcommand)]
-        action: TailCmd,
+        action: dead_letters::DeadLettersCmd,
+    },
+    /// Where each projection stands, and resetting a stopped one's positions.
+    #[command(
+        after_help = "Examples:\n  convo projector status\n  convo projector reset conversations --to earliest --yes"
+    )]
+    Projector {
+        #[command(subcommand)]
+        action: projector_cmd::ProjectorCmd,
+    },
+    /// Conversations a projector parked: list, show, retry (refold), drop.
+    #[command(
+        after_help = "Examples:\n  convo parked list\n  convo parked show 89m2pnabgozdvd9f\n  convo parked retry 89m2pnabgozdvd9f"
+    )]
+    Parked {
+        #[command(subcommand)]
+        action: parked::ParkedCmd,
     },
     /// Print a staff token signed with the development secret.
     DevToken {
@@ -288,9 +311,9 @@ async fn run(command: Cmd) -> anyhow::Result<()> {
         Cmd::Outcomes {
             action: TailCmd::Tail(args),
         } => tail::run(tail::Stream::Outcomes, args).await,
-        Cmd::DeadLetters {
-            action: TailCmd::Tail(args),
-        } => tail::run(tail::Stream::DeadLetters, args).await,
+        Cmd::DeadLetters { action } => dead_letters::run(action).await,
+        Cmd::Projector { action } => projector_cmd::run(action).await,
+        Cmd::Parked { action } => parked::run(action).await,
         Cmd::Verify(args) => verify::run(args).await,
         Cmd::Replay(args) => replay::run(args).await,
         Cmd::FollowUps(args) => replay::follow_ups(args).await,

@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 
 use convo_kafka::KafkaConfig;
 use convo_kafka::read::ReadError;
-use convo_store::events::{self, Position};
+use convo_store::events::Position;
 use serde::Serialize;
 use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::project::ProjectError;
-use crate::read_models::{Group, Item, ReadModel};
+use crate::read_models::ReadModel;
 pub use shadow::TableDiff;
 
 /// The replay lock, in the advisory-lock key space of this service (`convo_relay`'s leader lock
@@ -406,25 +406,11 @@ pub async fn rebuild_conversation(
     dry_run: bool,
 ) -> Result<Vec<TableDiff>, ReplayError> {
     let mut tx = pool.begin().await?;
-    let stored = events::stream(&mut tx, uid, 0, None).await?;
-    if stored.is_empty() {
-        return Err(ReplayError::UnknownConversation(uid.to_owned()));
-    }
-    let items = stored
-        .into_iter()
-        .map(|s| Item {
-            version: s.version,
-            event: s.event().map_err(|e| e.to_string()),
-        })
-        .collect();
-    let groups = [Group {
-        uid: uid.to_owned(),
-        items,
-    }];
     let before = conversation_rows(&mut tx, models, uid).await?;
     for model in models {
-        model.forget(&mut tx, uid).await?;
-        model.apply(&mut tx, &groups).await?;
+        if crate::refold::refold_conversation(&mut tx, *model, uid).await? == 0 {
+            return Err(ReplayError::UnknownConversation(uid.to_owned()));
+        }
     }
     let after = conversation_rows(&mut tx, models, uid).await?;
     let differences = before
