@@ -32,6 +32,13 @@ impl ClientContext for LogContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // The end of a partition is news only to whole-topic readers, which handle it.
+        if matches!(error, KafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        {
+            tracing::debug!(target: "librdkafka", %error, "{reason}");
+            return;
+        }
         tracing::warn!(target: "librdkafka", %error, "{reason}");
     }
 }

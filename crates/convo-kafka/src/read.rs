@@ -24,9 +24,10 @@ use crate::context::LogContext;
 pub struct ReadLimits {
     /// Silence after the end of a partition before it counts as read.
     pub settle: Duration,
-    /// Stop each partition at the high watermark it had when the read began, even while records
-    /// keep arriving (a topic that is being written to). A watermark reported too low makes
-    /// the read end a little early: the caller must get the rest elsewhere.
+    /// For a topic that is being written to: a partition is finished once the consumer reached
+    /// the end of what the broker had (partition EOF) at or after the high watermark it had when
+    /// the read began, even while records keep arriving. (A watermark reported too low, as some
+    /// brokers do, is covered by waiting for the EOF.)
     pub stop_at_start_end: bool,
     /// The longest the whole read may take.
     pub timeout: Duration,
@@ -67,7 +68,7 @@ struct Progress {
 
 impl Progress {
     fn finished(&self, now: Instant, limits: &ReadLimits) -> bool {
-        if limits.stop_at_start_end && self.next >= self.high {
+        if limits.stop_at_start_end && self.at_end && self.next >= self.high {
             return true;
         }
         let settle = limits.settle;
@@ -163,6 +164,9 @@ fn read_blocking(
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
+        // Records fetched ahead are bounded (16 MB instead of librdkafka's 64 MB): memory stays
+        // flat on a topic of any size.
+        .set("queued.max.messages.kbytes", "16384")
         .create_with_context(LogContext)?;
     let started = Instant::now();
     let mut progress = partitions(&consumer, topic, limits.timeout)?;

@@ -78,7 +78,8 @@ pub struct Report {
     pub dry_run: bool,
     /// Events (or topic records) read from the source.
     pub events_read: u64,
-    /// Events committed during the rebuild and applied before the swap.
+    /// Events committed during the rebuild and applied before the swap (and, from the topic,
+    /// those the topic lacked, filled in from the store).
     pub caught_up: u64,
     pub seconds: f64,
     /// The rebuilt tables are live.
@@ -151,13 +152,14 @@ async fn rebuild(
     let live = shadow::live_schema(&mut writer).await?;
     shadow::create(&mut writer, &live, &tables).await?;
     let mut writer = shadow_writer(pool, &live).await?;
-    let (events_read, mut from) = match (plan.source, &plan.kafka) {
+    let (events_read, filled, mut from) = match (plan.source, &plan.kafka) {
         (Source::Store, _) => {
             let mut writers = Vec::with_capacity(models.len());
             for model in models {
                 writers.push((*model, shadow_writer(pool, &live).await?));
             }
-            source::from_store(pool, &mut writers, progress).await?
+            let (read, from) = source::from_store(pool, &mut writers, progress).await?;
+            (read, 0, from)
         }
         (Source::Topic, Some(kafka)) => {
             source::from_topic(&mut writer, kafka, models, progress).await?
@@ -165,7 +167,7 @@ async fn rebuild(
         (Source::Topic, None) => return Err(ReplayError::NoBroker),
     };
     progress(Step::CatchingUp);
-    let mut caught_up = source::catch_up(&mut writer, models, &mut from).await?;
+    let mut caught_up = filled + source::catch_up(&mut writer, models, &mut from).await?;
     progress(Step::Indexing);
     shadow::index(&mut writer, &live, &tables).await?;
     caught_up += source::catch_up(&mut writer, models, &mut from).await?;

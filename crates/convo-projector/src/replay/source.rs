@@ -157,14 +157,14 @@ pub(crate) async fn from_store(
 
 /// Reads the events topic up to where it ended when the read began, applies it to the shadow
 /// tables through `writer`, then fills in from the store what the topic lacked (not yet
-/// published, or lost by the broker); returns the events applied and the position from which
-/// later commits are caught up.
+/// published, or lost by the broker); returns the records read, the events filled in, and the
+/// position from which later commits are caught up.
 pub(crate) async fn from_topic(
     writer: &mut PgConnection,
     kafka: &KafkaConfig,
     models: &[ReadModel],
     progress: &(dyn Fn(Step) + Sync),
-) -> Result<(u64, Position), ReplayError> {
+) -> Result<(u64, u64, Position), ReplayError> {
     progress(Step::Reading { total: None });
     let (sink, mut records) = tokio::sync::mpsc::channel::<OwnedMessage>(CHUNK * 2);
     let limits = ReadLimits {
@@ -196,7 +196,7 @@ pub(crate) async fn from_topic(
         .await
         .map_err(|e| ReplayError::Reader(e.to_string()))??;
     let (filled, horizon) = fill_from_store(writer, models).await?;
-    Ok((read + filled, horizon))
+    Ok((read, filled, horizon))
 }
 
 /// Applies, for each conversation, the events the store has beyond the version the shadow tables
