@@ -24,10 +24,10 @@ use crate::context::LogContext;
 pub struct ReadLimits {
     /// Silence after the end of a partition before it counts as read.
     pub settle: Duration,
-    /// For a topic that is being written to: a partition is finished once the consumer reached
-    /// the end of what the broker had (partition EOF) at or after the high watermark it had when
-    /// the read began, even while records keep arriving. (A watermark reported too low, as some
-    /// brokers do, is covered by waiting for the EOF.)
+    /// For a topic that is being written to: a partition is finished once the consumer read a
+    /// record written after the read began (its timestamp), or reached the end of what the broker
+    /// had (partition EOF) past the watermark listed when the read began, even while records keep
+    /// arriving. (Listed watermarks are not trusted alone: some brokers report them too low.)
     pub stop_at_start_end: bool,
     /// The longest the whole read may take.
     pub timeout: Duration,
@@ -61,6 +61,8 @@ pub enum ReadError {
 #[derive(Debug)]
 struct Progress {
     high: i64,
+    /// With `stop_at_start_end`: a record written after the read began was read.
+    past_start: bool,
     next: i64,
     at_end: bool,
     last_activity: Instant,
@@ -68,7 +70,8 @@ struct Progress {
 
 impl Progress {
     fn finished(&self, now: Instant, limits: &ReadLimits) -> bool {
-        if limits.stop_at_start_end && self.at_end && self.next >= self.high {
+        if limits.stop_at_start_end && (self.past_start || (self.at_end && self.next >= self.high))
+        {
             return true;
         }
         let settle = limits.settle;
@@ -169,6 +172,7 @@ fn read_blocking(
         .set("queued.max.messages.kbytes", "16384")
         .create_with_context(LogContext)?;
     let started = Instant::now();
+    let began = chrono::Utc::now().timestamp_millis();
     let mut progress = partitions(&consumer, topic, limits.timeout)?;
     let mut assignment = TopicPartitionList::new();
     for partition in progress.keys() {
@@ -196,6 +200,8 @@ fn read_blocking(
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(message)) => {
                 if let Some(p) = progress.get_mut(&message.partition()) {
+                    let written = message.timestamp().to_millis().unwrap_or(i64::MIN);
+                    p.past_start |= limits.stop_at_start_end && written >= began;
                     p.next = message.offset() + 1;
                     p.at_end = false;
                     p.last_activity = Instant::now();
@@ -241,6 +247,7 @@ fn partitions(
             partition.id(),
             Progress {
                 high,
+                past_start: false,
                 next: low,
                 at_end: false,
                 last_activity: Instant::now(),
