@@ -34,6 +34,5 @@ fi
 # shellcheck source=scripts/lib.sh
 source "$repo/scripts/lib.sh"
 convo_sqlx_offline_auto "$repo"
-# The suite runs the binary as child processes: build it with the tests' profile.
-cargo build -p convo --locked
+# The suite runs the binary as child processes (scripts/test.sh builds it with the tests' profile).
 exec bash "$repo/scripts/test.sh" --run-ignored only --no-capture -E 'test(=chaos::fault_injection)'

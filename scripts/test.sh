@@ -58,6 +58,9 @@ if [[ ${CONVO_CHECK_SQLX:-0} == 1 ]]; then
   convo_sqlx_check "$repo"
 fi
 convo_sqlx_offline_auto "$repo"
+# Some tests run the `convo` binary itself (its argument checks, the fault suite): build it with
+# the tests' profile first (a fresh clone has none).
+cargo build -p convo --locked 9>&-
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast "$@")
 else
