@@ -1,9 +1,13 @@
 //! The read models against a fold of the stored events, conversation by conversation: the
 //! conversation row is the projector's form of the folded state
-//! ([`convo_projector::read_models::conversations::read_model_form`]), its collaborator rows are the state's
-//! collaborators, and its message rows are one per event that added a message.
+//! ([`convo_projector::read_models::conversations::read_model_form`]), its collaborator rows are
+//! the state's collaborators, and its message rows are one per event that added a message. Once
+//! the follow-ups model has been built (`read_model_builds`), its rows are checked too: the
+//! conversation's version, and the open follow-ups (staff and due time) of the folded state.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
 
 use convo_domain::{Conversation, EventBody};
 use convo_projector::read_models::conversations::read_model_form;
@@ -24,6 +28,16 @@ pub struct Model {
     pub collaborators: BTreeSet<String>,
     /// Versions of its message rows.
     pub messages: BTreeSet<u64>,
+    /// Its follow-ups rows, once that model has been built.
+    pub follow_ups: Option<FollowUps>,
+}
+
+/// One conversation's rows of the follow-ups model.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUps {
+    pub version: u64,
+    /// Open follow-ups: staff -> due time.
+    pub open: BTreeMap<String, Option<DateTime<Utc>>>,
 }
 
 /// The read models (of `scope`, when given), by conversation uid.
@@ -69,7 +83,56 @@ pub async fn load(
         let version = u64::try_from(version).unwrap_or_default();
         models.entry(uid).or_default().messages.insert(version);
     }
+    load_follow_ups(conn, scope, &mut models).await?;
     Ok(models)
+}
+
+/// Adds the follow-ups model's rows, if that model has been built.
+async fn load_follow_ups(
+    conn: &mut PgConnection,
+    scope: Option<&str>,
+    models: &mut BTreeMap<String, Model>,
+) -> sqlx::Result<()> {
+    let built: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM read_model_builds WHERE read_model = 'follow-ups'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if built.is_none() {
+        return Ok(());
+    }
+    for model in models.values_mut() {
+        model.follow_ups = Some(FollowUps::default());
+    }
+    let filter = "WHERE ($1::text IS NULL OR conversation_uid = $1)";
+    let versions: Vec<(String, i64)> = sqlx::query_as(&format!(
+        "SELECT conversation_uid, version FROM rm_follow_up_conversations {filter}"
+    ))
+    .bind(scope)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (uid, version) in versions {
+        let follow_ups = models
+            .entry(uid)
+            .or_default()
+            .follow_ups
+            .get_or_insert_default();
+        follow_ups.version = u64::try_from(version).unwrap_or_default();
+    }
+    let open: Vec<(String, String, Option<DateTime<Utc>>)> = sqlx::query_as(&format!(
+        "SELECT conversation_uid, staff_uid, due_at FROM rm_follow_ups {filter} AND open"
+    ))
+    .bind(scope)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (uid, staff, due_at) in open {
+        let follow_ups = models
+            .entry(uid)
+            .or_default()
+            .follow_ups
+            .get_or_insert_default();
+        follow_ups.open.insert(staff, due_at);
+    }
+    Ok(())
 }
 
 /// Every conversation with events has the read model its events fold to; every read model has
@@ -152,6 +215,23 @@ fn compare(uid: &str, stored: &[StoredEvent], model: &Model) -> (u64, Vec<String
             "message rows at versions {:?}, expected {:?}",
             model.messages, messages
         ));
+    }
+    if let Some(found) = &model.follow_ups {
+        let expected = FollowUps {
+            version: folded.version,
+            open: folded
+                .collaborators
+                .iter()
+                .filter(|(_, c)| c.follow_up)
+                .map(|(staff, c)| (staff.clone(), c.follow_up_date))
+                .collect(),
+        };
+        if &expected != found {
+            differences.push(format!(
+                "follow-ups model at v{} with open {:?}, expected v{} with {:?}",
+                found.version, found.open, expected.version, expected.open
+            ));
+        }
     }
     (folded.version, differences)
 }

@@ -159,6 +159,17 @@ async fn rebuilds_under_puts_and_kafka_commands_swap_in_complete_tables_and_list
     .await;
     assert_verified(&app, &kafka, Duration::from_secs(30)).await;
     assert_eq!(follow_up_disagreements(&app).await, 0);
+    // `convo verify` checks the follow-ups model too: a row that is not the fold is reported
+    // (no event arrives any more to overwrite it).
+    sqlx::query("UPDATE rm_follow_ups SET open = NOT open WHERE conversation_uid = $1")
+        .bind(&uids[0])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let report = convo_verify::verify(&app.pool, &kafka, &convo_verify::Options::default())
+        .await
+        .unwrap();
+    assert!(report.to_string().contains("follow-ups model"), "{report}");
     let leftovers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_namespace WHERE nspname IN ('convo_shadow', 'convo_retired')",
     )

@@ -196,16 +196,14 @@ async fn rebuild(
             None => None,
         };
         progress(Step::Swapping);
-        report.caught_up += swap(
-            &mut writer,
-            &live,
+        let target = Target {
+            live: &live,
             plan,
-            &tables,
-            &mut from,
-            ends.as_ref(),
+            tables: &tables,
+            ends: ends.as_deref(),
             events_read,
-        )
-        .await?;
+        };
+        report.caught_up += swap(&mut writer, &target, &mut from).await?;
         report.swapped = true;
         tracing::info!(
             seconds = started.elapsed().as_secs_f64(),
@@ -249,21 +247,27 @@ async fn topic_ends(kafka: &KafkaConfig) -> Option<Vec<(i32, i64)>> {
     }
 }
 
+/// What a swap puts in place.
+struct Target<'a> {
+    live: &'a str,
+    plan: &'a Replay,
+    tables: &'a [&'a str],
+    /// The topic's ends when the rebuild began, if the broker said.
+    ends: Option<&'a [(i32, i64)]>,
+    events_read: u64,
+}
+
 /// The swap transaction (the module comment); retried when the locks are not granted in time.
 async fn swap(
     conn: &mut PgConnection,
-    live: &str,
-    plan: &Replay,
-    tables: &[&str],
+    target: &Target<'_>,
     from: &mut Position,
-    ends: Option<&Vec<(i32, i64)>>,
-    events_read: u64,
 ) -> Result<u64, ReplayError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let start = from.clone();
-        match try_swap(conn, live, plan, tables, from, ends, events_read).await {
+        match try_swap(conn, target, from).await {
             Ok(n) => return Ok(n),
             Err(ReplayError::Database(e)) if attempt < 5 && is_lock_timeout(&e) => {
                 *from = start;
@@ -271,7 +275,7 @@ async fn swap(
                     attempt,
                     "the live tables stayed busy; trying the swap again"
                 );
-                source::catch_up(conn, &plan.models, from).await?;
+                source::catch_up(conn, &target.plan.models, from).await?;
             }
             Err(e) => return Err(e),
         }
@@ -287,13 +291,16 @@ fn is_lock_timeout(error: &sqlx::Error) -> bool {
 
 async fn try_swap(
     conn: &mut PgConnection,
-    live: &str,
-    plan: &Replay,
-    tables: &[&str],
+    target: &Target<'_>,
     from: &mut Position,
-    ends: Option<&Vec<(i32, i64)>>,
-    events_read: u64,
 ) -> Result<u64, ReplayError> {
+    let Target {
+        live,
+        plan,
+        tables,
+        ends,
+        events_read,
+    } = *target;
     let names: Vec<String> = plan.models.iter().map(|m| m.name().to_owned()).collect();
     let mut tx = conn.begin().await?;
     shadow::run(
