@@ -257,7 +257,8 @@ struct Target<'a> {
     events_read: u64,
 }
 
-/// The swap transaction (the module comment); retried when the locks are not granted in time.
+/// The swap transaction (the module comment); retried when the locks are not granted within a
+/// second. Requests that queue behind a swap waiting for its locks wait at most that second.
 async fn swap(
     conn: &mut PgConnection,
     target: &Target<'_>,
@@ -269,7 +270,7 @@ async fn swap(
         let start = from.clone();
         match try_swap(conn, target, from).await {
             Ok(n) => return Ok(n),
-            Err(ReplayError::Database(e)) if attempt < 5 && is_lock_timeout(&e) => {
+            Err(ReplayError::Database(e)) if attempt < 20 && is_lock_timeout(&e) => {
                 *from = start;
                 tracing::warn!(
                     attempt,
@@ -305,7 +306,7 @@ async fn try_swap(
     let mut tx = conn.begin().await?;
     shadow::run(
         &mut tx,
-        "SET LOCAL lock_timeout = '5s'; SET LOCAL synchronous_commit = on",
+        "SET LOCAL lock_timeout = '1s'; SET LOCAL synchronous_commit = on",
     )
     .await?;
     // The claim rows first, as the projector's batches take them: one in progress ends first.
