@@ -13,6 +13,7 @@ pub mod upstream;
 
 pub use error::StoreError;
 pub use handler::{Accepted, Answer, CommandHandler, Idempotency, Request};
+pub use convo_metrics::Transport;
 pub use store::Metadata;
 
 /// The schema migrations, embedded at compile time.
