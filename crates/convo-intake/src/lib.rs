@@ -110,6 +110,7 @@ pub async fn run(
             }
             _ = heartbeat.tick() => {
                 deliveries.store_positions(&mut member).await;
+                deliveries.report_lag(&kafka, &member);
                 let release = member.rebalance().await;
                 if !release.is_empty() {
                     // What is handed back must be answered and stored first.

@@ -18,6 +18,7 @@ pub mod project;
 pub mod query;
 pub mod read_models;
 pub mod refold;
+mod report;
 pub mod replay;
 pub mod unpark;
 
