@@ -53,7 +53,7 @@ async fn http_commands_and_requests_are_counted_by_route_outcome_and_status() {
             .put(app.url(uid))
             .bearer_auth(token(STAFF, BUSINESS, "all"))
             .header("Idempotency-Key", "metrics-key-1")
-            .json(&json!({"follow_up": false}))
+            .json(&json!({"archived": false}))
     };
     assert_eq!(send(keyed()).await.0, 200);
     assert_eq!(send(keyed()).await.0, 200);
