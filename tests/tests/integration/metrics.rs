@@ -188,3 +188,56 @@ async fn a_stalled_relay_shows_in_its_gauges() {
     .await;
     relay.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_writer_that_wins_the_version_is_a_conflict_and_the_command_retries() {
+    let app = TestApp::spawn().await;
+    let uid = "metricsrace00001";
+    app.start(uid).await;
+    // A writer that bypasses the conversation lock (an older build, a repair script) holds the
+    // next version uncommitted.
+    let mut rival = app.pool.begin().await.unwrap();
+    let state = convo_store::store::load(&mut rival, uid).await.unwrap();
+    let event = convo_domain::Event {
+        at: chrono::Utc::now(),
+        staff_uid: None,
+        client_uid: state.client.uid.clone(),
+        body: convo_domain::EventBody::MessageRecorded {
+            message_id: "rival".into(),
+            direction: convo_domain::command::Direction::Incoming,
+            title: "rival".into(),
+            text: "first".into(),
+        },
+    };
+    let meta = convo_store::Metadata {
+        command_id: "rival".into(),
+        correlation_id: "rival".into(),
+        causation_id: "rival".into(),
+    };
+    convo_store::store::append(&mut rival, uid, state.version, &[event], BUSINESS, &meta, None)
+        .await
+        .unwrap();
+    let before = app.scrape().await;
+    let put = tokio::spawn({
+        let app = app.clone();
+        async move { app.put(uid, json!({"archived": true})).await }
+    });
+    // The PUT waits on the rival's uncommitted version; then the rival commits.
+    eventually(Duration::from_secs(10), "the PUT waits for the rival", || async {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        waiting > 0
+    })
+    .await;
+    rival.commit().await.unwrap();
+    assert_eq!(put.await.unwrap().0, 200);
+    let after = app.scrape().await;
+    let http = [("transport", "http")];
+    assert_eq!(grew(&before, &after, "convo_version_conflicts_total", &http), 1.0);
+    assert_eq!(grew(&before, &after, "convo_command_retries_total", &http), 1.0);
+    assert_eq!(app.version(uid).await, state.version as i64 + 2);
+}
