@@ -63,7 +63,10 @@ impl TestApp {
             .await
             .expect("/metrics answers");
         assert_eq!(response.status(), 200);
-        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
         assert!(content_type.starts_with("text/plain"), "{content_type}");
         parse(&response.text().await.expect("a text body"))
     }

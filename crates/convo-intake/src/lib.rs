@@ -189,7 +189,12 @@ async fn answer(
             if attempts >= config.max_attempts {
                 tracing::error!(command_id = %command.command_id, %error, attempts, "command keeps failing; answered with a 500 outcome");
                 let kind = command.kind.type_label();
-                convo_metrics::command(Transport::Kafka, kind, convo_metrics::Outcome::Rejected, 500);
+                convo_metrics::command(
+                    Transport::Kafka,
+                    kind,
+                    convo_metrics::Outcome::Rejected,
+                    500,
+                );
                 return Some(outcome_record(&command, &failed_outcome(&command), kafka));
             }
         }

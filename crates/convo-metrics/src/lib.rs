@@ -15,8 +15,8 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub use names::{ALL, Kind, Metric};
 use names::*;
+pub use names::{ALL, Kind, Metric};
 
 /// Bucket bounds of the `_seconds` histograms: 1 ms to 10 s.
 const SECONDS_BUCKETS: &[f64] = &[

@@ -59,12 +59,17 @@ fn what_is_recorded_is_rendered_with_bounded_labels() {
         "{text}"
     );
     assert!(
-        text.contains(r#"convo_http_requests_total{route="unmatched",method="other",status="404"} 1"#),
+        text.contains(
+            r#"convo_http_requests_total{route="unmatched",method="other",status="404"} 1"#
+        ),
         "{text}"
     );
     assert!(
         text.contains(r#"convo_http_request_duration_seconds_bucket{route="unmatched",method="other",le="0.005"} 1"#),
         "{text}"
     );
-    assert!(text.contains("# HELP convo_commands_total Commands by"), "{text}");
+    assert!(
+        text.contains("# HELP convo_commands_total Commands by"),
+        "{text}"
+    );
 }

@@ -18,8 +18,8 @@ pub mod project;
 pub mod query;
 pub mod read_models;
 pub mod refold;
-mod report;
 pub mod replay;
+mod report;
 pub mod unpark;
 
 pub use consumer::{ProjectorConfig, run};

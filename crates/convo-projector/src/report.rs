@@ -53,8 +53,9 @@ impl Report {
         }
         self.positions.retain(|partition, _| owned(*partition));
         let topic = &kafka.topics.events;
-        self.lag.probe(kafka, topic, &self.positions, move |partition, behind| {
-            convo_metrics::projector_lag(model, partition, behind);
-        });
+        self.lag
+            .probe(kafka, topic, &self.positions, move |partition, behind| {
+                convo_metrics::projector_lag(model, partition, behind);
+            });
     }
 }

@@ -11,9 +11,9 @@ pub mod history;
 pub mod store;
 pub mod upstream;
 
+pub use convo_metrics::Transport;
 pub use error::StoreError;
 pub use handler::{Accepted, Answer, CommandHandler, Idempotency, Request};
-pub use convo_metrics::Transport;
 pub use store::Metadata;
 
 /// The schema migrations, embedded at compile time.

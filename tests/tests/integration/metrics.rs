@@ -74,12 +74,21 @@ async fn http_commands_and_requests_are_counted_by_route_outcome_and_status() {
     let route = "/v2/conversations/{id}";
     let puts = [("route", route), ("method", "PUT")];
     let ok_puts = [("route", route), ("method", "PUT"), ("status", "200")];
-    assert_eq!(grew(&before, &after, "convo_http_requests_total", &ok_puts), 3.0);
-    assert_eq!(grew(&before, &after, "convo_http_requests_total", &puts), 5.0);
+    assert_eq!(
+        grew(&before, &after, "convo_http_requests_total", &ok_puts),
+        3.0
+    );
+    assert_eq!(
+        grew(&before, &after, "convo_http_requests_total", &puts),
+        5.0
+    );
     let durations = "convo_http_request_duration_seconds_count";
     assert_eq!(grew(&before, &after, durations, &puts), 5.0);
     let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
-    assert_eq!(grew(&before, &after, "convo_http_requests_total", &unmatched), 1.0);
+    assert_eq!(
+        grew(&before, &after, "convo_http_requests_total", &unmatched),
+        1.0
+    );
     // Two commands appended events (the replay and the refusals did not).
     let appends = "convo_append_duration_seconds_count";
     assert_eq!(grew(&before, &after, appends, &[]), 2.0);
@@ -108,13 +117,17 @@ async fn relay_projector_and_intake_figures_move_as_events_flow() {
     })
     .await;
     let conversations = [("model", "conversations")];
-    eventually(Duration::from_secs(30), "the projector's figures", || async {
-        let now = app.scrape().await;
-        now.value("convo_projector_events_total", &conversations) == events
+    eventually(
+        Duration::from_secs(30),
+        "the projector's figures",
+        || async {
+            let now = app.scrape().await;
+            now.value("convo_projector_events_total", &conversations) == events
             // The next offsets of a fresh topic add up to the records read.
             && now.value("convo_projector_position", &conversations) == events
             && now.value("convo_relay_oldest_unpublished_age_seconds", &[]) == 0.0
-    })
+        },
+    )
     .await;
     let now = app.scrape().await;
     assert_eq!(now.value("convo_relay_stalled", &[]), 0.0);
@@ -168,23 +181,31 @@ async fn a_stalled_relay_shows_in_its_gauges() {
         },
         &low,
     );
-    eventually(Duration::from_secs(30), "the stall in the gauges", || async {
-        let now = app.scrape().await;
-        now.value("convo_relay_stalled", &[]) == 1.0
-            && now.value("convo_relay_oldest_unpublished_age_seconds", &[]) > 0.0
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the stall in the gauges",
+        || async {
+            let now = app.scrape().await;
+            now.value("convo_relay_stalled", &[]) == 1.0
+                && now.value("convo_relay_oldest_unpublished_age_seconds", &[]) > 0.0
+        },
+    )
     .await;
     assert!(status.is_stalled());
     relay.stop().await;
 
     // The limit raised: the relay publishes again, nothing waits.
     let relay = start_relay(&app, &kafka);
-    eventually(Duration::from_secs(30), "the stall ends in the gauges", || async {
-        let now = app.scrape().await;
-        now.value("convo_relay_stalled", &[]) == 0.0
-            && now.value("convo_relay_oldest_unpublished_age_seconds", &[]) == 0.0
-            && now.value("convo_relay_published_events_total", &[]) >= 3.0
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the stall ends in the gauges",
+        || async {
+            let now = app.scrape().await;
+            now.value("convo_relay_stalled", &[]) == 0.0
+                && now.value("convo_relay_oldest_unpublished_age_seconds", &[]) == 0.0
+                && now.value("convo_relay_published_events_total", &[]) >= 3.0
+        },
+    )
     .await;
     relay.stop().await;
 }
@@ -214,9 +235,17 @@ async fn a_writer_that_wins_the_version_is_a_conflict_and_the_command_retries() 
         correlation_id: "rival".into(),
         causation_id: "rival".into(),
     };
-    convo_store::store::append(&mut rival, uid, state.version, &[event], BUSINESS, &meta, None)
-        .await
-        .unwrap();
+    convo_store::store::append(
+        &mut rival,
+        uid,
+        state.version,
+        &[event],
+        BUSINESS,
+        &meta,
+        None,
+    )
+    .await
+    .unwrap();
     let before = app.scrape().await;
     let put = tokio::spawn({
         let app = app.clone();
@@ -237,7 +266,13 @@ async fn a_writer_that_wins_the_version_is_a_conflict_and_the_command_retries() 
     assert_eq!(put.await.unwrap().0, 200);
     let after = app.scrape().await;
     let http = [("transport", "http")];
-    assert_eq!(grew(&before, &after, "convo_version_conflicts_total", &http), 1.0);
-    assert_eq!(grew(&before, &after, "convo_command_retries_total", &http), 1.0);
+    assert_eq!(
+        grew(&before, &after, "convo_version_conflicts_total", &http),
+        1.0
+    );
+    assert_eq!(
+        grew(&before, &after, "convo_command_retries_total", &http),
+        1.0
+    );
     assert_eq!(app.version(uid).await, state.version as i64 + 2);
 }
