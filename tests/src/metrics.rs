@@ -2,9 +2,12 @@
 
 use crate::TestApp;
 
-/// One scrape: every sample as (name, labels, value).
+/// One sample: name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// One scrape: every sample.
 #[derive(Debug, Clone)]
-pub struct Scrape(Vec<(String, Vec<(String, String)>, f64)>);
+pub struct Scrape(Vec<Sample>);
 
 impl Scrape {
     /// The sum of the samples named `name` whose labels include `labels` (0 when none).
