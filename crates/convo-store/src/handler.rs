@@ -150,17 +150,19 @@ impl CommandHandler {
             && let Some(first) = store::find_outcome(&mut tx, &idem.key).await?
         {
             tx.rollback().await?;
-            let answer = if first.request_hash == idem.request_hash {
-                Answer {
+            let replay = if first.request_hash == idem.request_hash {
+                let answer = Answer {
                     status: first.status,
                     body: first.body,
-                }
+                };
+                (answer, Outcome::Replayed)
             } else {
-                answer_with(&Err(Rejection::conflict(
+                let answer = answer_with(&Err(Rejection::conflict(
                     "this idempotency key was used with a different request",
-                )))
+                )));
+                (answer, Outcome::Rejected)
             };
-            return Ok((answer, Outcome::Replayed));
+            return Ok(replay);
         }
 
         let mut appended = false;

@@ -57,6 +57,8 @@ async fn http_commands_and_requests_are_counted_by_route_outcome_and_status() {
     };
     assert_eq!(send(keyed()).await.0, 200);
     assert_eq!(send(keyed()).await.0, 200);
+    let reused = keyed().json(&json!({"archived": true}));
+    assert_eq!(send(reused).await.0, 409);
     let (unrouted, _) = send(app.client.get(format!("{}/no/such/route", app.base))).await;
     assert_eq!(unrouted, 404);
     let after = app.scrape().await;
@@ -68,6 +70,7 @@ async fn http_commands_and_requests_are_counted_by_route_outcome_and_status() {
         (http_update("replayed", "200"), 1.0),
         (http_update("rejected", &invalid), 1.0),
         (http_update("rejected", "404"), 1.0),
+        (http_update("rejected", "409"), 1.0),
     ] {
         assert_eq!(grew(&before, &after, COMMANDS, &labels), by, "{labels:?}");
     }
@@ -80,10 +83,10 @@ async fn http_commands_and_requests_are_counted_by_route_outcome_and_status() {
     );
     assert_eq!(
         grew(&before, &after, "convo_http_requests_total", &puts),
-        5.0
+        6.0
     );
     let durations = "convo_http_request_duration_seconds_count";
-    assert_eq!(grew(&before, &after, durations, &puts), 5.0);
+    assert_eq!(grew(&before, &after, durations, &puts), 6.0);
     let unmatched = [("route", "unmatched"), ("method", "GET"), ("status", "404")];
     assert_eq!(
         grew(&before, &after, "convo_http_requests_total", &unmatched),
