@@ -29,6 +29,18 @@ pub enum Role {
     Projector,
 }
 
+impl Role {
+    /// The role's `--roles` name.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Relay => "relay",
+            Self::Intake => "intake",
+            Self::Projector => "projector",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -43,7 +55,8 @@ pub struct ServeArgs {
         default_value = "api,relay,intake,projector"
     )]
     roles: Vec<Role>,
-    /// Address the HTTP API listens on.
+    /// Address the HTTP listener binds: the API with the `api` role, and `/metrics` whatever the
+    /// roles.
     #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Seconds a connection may take to send a request's headers.
@@ -81,6 +94,7 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let roles: BTreeSet<Role> = args.roles.iter().copied().collect();
+    convo_metrics::install();
     let pool = convo_store::connect(&args.db.database_url, args.db.db_pool)
         .await
         .context("connecting to PostgreSQL")?;
@@ -99,7 +113,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    if roles.contains(&Role::Api) {
+    // The listener always runs (an operator scrapes /metrics of every process); the API routes
+    // only with the api role.
+    let router = if roles.contains(&Role::Api) {
         let verifier = Verifier::new(&AuthConfig {
             hs_secret: args.jwt_secret.clone(),
             public_key_pem_files: args.jwt_public_key.clone(),
@@ -108,44 +124,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             audience: args.jwt_audience.clone(),
         })
         .context("loading token verification keys")?;
-        let state = convo_api::AppState {
+        convo_api::router(convo_api::AppState {
             handler: CommandHandler::new(pool.clone()),
             verifier: Arc::new(verifier),
-        };
-        // Bound here, so that an address in use ends the process at startup.
-        let mut listener = Some(
-            tokio::net::TcpListener::bind(args.listen)
+        })
+    } else {
+        convo_api::operational_router()
+    };
+    // Bound here, so that an address in use ends the process at startup.
+    let mut listener = Some(
+        tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?,
+    );
+    let (address, stop) = (args.listen, shutdown.clone());
+    let limits = convo_api::ServerLimits {
+        header_read_timeout: Duration::from_secs(args.http_header_timeout),
+        request_timeout: Duration::from_secs(args.http_request_timeout),
+        max_connections: args.http_max_connections.max(1),
+        ..Default::default()
+    };
+    tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
+        let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
+        async move {
+            let listener = match bound {
+                Some(listener) => listener,
+                None => tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?,
+            };
+            tracing::info!(address = %listener.local_addr()?, "HTTP listening");
+            convo_api::serve(listener, router, limits, stop.cancelled_owned())
                 .await
-                .with_context(|| format!("binding {}", args.listen))?,
-        );
-        let (address, stop) = (args.listen, shutdown.clone());
-        let limits = convo_api::ServerLimits {
-            header_read_timeout: Duration::from_secs(args.http_header_timeout),
-            request_timeout: Duration::from_secs(args.http_request_timeout),
-            max_connections: args.http_max_connections.max(1),
-            ..Default::default()
-        };
-        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
-            let (state, stop, bound) = (state.clone(), stop.clone(), listener.take());
-            async move {
-                let listener = match bound {
-                    Some(listener) => listener,
-                    None => tokio::net::TcpListener::bind(address)
-                        .await
-                        .with_context(|| format!("binding {address}"))?,
-                };
-                tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-                convo_api::serve(
-                    listener,
-                    convo_api::router(state),
-                    limits,
-                    stop.cancelled_owned(),
-                )
-                .await
-                .context("HTTP API")
-            }
-        }));
-    }
+                .context("HTTP listener")
+        }
+    }));
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
@@ -225,6 +238,7 @@ where
             wait = FIRST_WAIT;
         }
         restarts += 1;
+        convo_metrics::role_restart(role.name());
         tracing::error!(?role, %error, restarts, retry_in = ?wait, "role failed; restarting it");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
@@ -263,6 +277,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_or_panicking_role_is_started_again_until_it_ends_cleanly() {
+        convo_metrics::install();
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
         supervise(Role::Projector, CancellationToken::new(), move || {
@@ -277,6 +292,11 @@ mod tests {
         })
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 3);
+        let metrics = convo_metrics::render();
+        assert!(
+            metrics.contains(r#"convo_role_restarts_total{role="projector"} 2"#),
+            "{metrics}"
+        );
     }
 
     #[tokio::test]
