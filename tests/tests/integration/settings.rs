@@ -103,8 +103,10 @@ async fn sigterm_exits_within_the_grace_period_despite_a_request_in_progress() {
         took >= Duration::from_millis(900) && took < Duration::from_secs(10),
         "stopped after {took:?}\n{log}"
     );
+    // The API's drain and the process share the deadline: whichever ends first says so.
     assert!(
-        log.contains("requests still in progress at the end of the drain period"),
+        log.contains("requests still in progress at the end of the drain period")
+            || log.contains("did not stop within the grace period"),
         "{log}"
     );
     drop(stream);
