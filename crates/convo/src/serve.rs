@@ -90,6 +90,11 @@ pub struct ServeArgs {
     /// gets 401. Unset, `aud` is not checked.
     #[arg(long, env = "CONVO_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
+    /// Seconds each role may take to stop after SIGTERM or Ctrl-C (the API answers the requests
+    /// in progress, the relay ends its batch, intake and projectors commit their positions);
+    /// after it the process exits anyway, naming the roles that did not finish.
+    #[arg(long, env = "CONVO_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -112,7 +117,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let (mut tasks, mut running) = (JoinSet::new(), Vec::new());
     // The listener always runs (an operator scrapes /metrics of every process); the API routes
     // only with the api role.
     let router = if roles.contains(&Role::Api) {
@@ -142,8 +148,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         header_read_timeout: Duration::from_secs(args.http_header_timeout),
         request_timeout: Duration::from_secs(args.http_request_timeout),
         max_connections: args.http_max_connections.max(1),
-        ..Default::default()
+        drain_timeout: grace,
     };
+    running.push(Role::Api);
     tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
         let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
         async move {
@@ -162,6 +169,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
+        running.push(Role::Relay);
         tasks.spawn(supervise(Role::Relay, shutdown.clone(), move || {
             let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
             async move {
@@ -176,6 +184,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
             CommandHandler::new(pool.clone()),
         );
+        running.push(Role::Intake);
         tasks.spawn(supervise(Role::Intake, shutdown.clone(), move || {
             let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
             async move {
@@ -189,6 +198,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // One projector per read model, each with its own claims and positions.
         for model in convo_projector::ReadModel::ALL {
             let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
+            running.push(Role::Projector);
             tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
                 let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
                 async move {
@@ -206,15 +216,56 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         signal.cancel();
     });
-    while tasks.join_next().await.is_some() {}
-    tracing::info!("stopped");
+    let unfinished = stop_within(tasks, running, &shutdown, grace).await;
+    if unfinished.is_empty() {
+        tracing::info!("stopped");
+    } else {
+        tracing::warn!(roles = ?unfinished, ?grace, "exiting although these roles did not stop within the grace period");
+    }
     Ok(())
+}
+
+/// Waits for every role to end. Once `shutdown` is cancelled it waits at most `grace` more, and
+/// returns the roles of `running` (one entry per task) still running then; the caller exits, which
+/// drops them.
+async fn stop_within(
+    mut tasks: JoinSet<Role>,
+    mut running: Vec<Role>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> Vec<Role> {
+    let mut deadline = None;
+    loop {
+        let joined = match deadline {
+            None => tokio::select! {
+                joined = tasks.join_next() => joined,
+                () = shutdown.cancelled() => {
+                    deadline = Some(Instant::now() + grace);
+                    continue;
+                }
+            },
+            Some(at) => match tokio::time::timeout_at(at, tasks.join_next()).await {
+                Ok(joined) => joined,
+                Err(_) => return running,
+            },
+        };
+        match joined {
+            None => return Vec::new(),
+            Some(Ok(role)) => {
+                if let Some(at) = running.iter().position(|r| *r == role) {
+                    running.remove(at);
+                }
+            }
+            // A supervisor cannot panic (it catches its role's panics); nothing to name.
+            Some(Err(_)) => {}
+        }
+    }
 }
 
 /// Runs a role until shutdown. A role that fails (returns an error, or panics) is started again
 /// after a pause that doubles from 1 s up to a minute (back to 1 s once it ran for a minute),
 /// while the other roles, the API included, keep running.
-async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F)
+async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F) -> Role
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -226,13 +277,13 @@ where
     loop {
         let started = Instant::now();
         let error = match tokio::spawn(start()).await {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => return role,
             Ok(Err(e)) => format!("{e:#}"),
             Err(e) => format!("panicked: {e}"),
         };
         if shutdown.is_cancelled() {
             tracing::error!(?role, %error, "role failed while stopping");
-            return;
+            return role;
         }
         if started.elapsed() >= MAX_WAIT {
             wait = FIRST_WAIT;
@@ -242,7 +293,7 @@ where
         tracing::error!(?role, %error, restarts, retry_in = ?wait, "role failed; restarting it");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return role,
         }
         wait = (wait * 2).min(MAX_WAIT);
     }
@@ -317,5 +368,58 @@ mod tests {
             2,
             "started, failed, restarted after 1 s"
         );
+    }
+
+    #[tokio::test]
+    async fn after_the_grace_period_the_roles_that_ignore_shutdown_are_named_and_left() {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let stop = shutdown.clone();
+        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                Ok(())
+            }
+        }));
+        tasks.spawn(supervise(Role::Relay, shutdown.clone(), || {
+            std::future::pending::<anyhow::Result<()>>()
+        }));
+        let roles = vec![Role::Api, Role::Relay];
+        shutdown.cancel();
+        let started = Instant::now();
+        let unfinished = stop_within(tasks, roles, &shutdown, Duration::from_millis(200)).await;
+        assert_eq!(unfinished, vec![Role::Relay]);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn roles_that_stop_in_time_end_the_wait_before_the_grace_period() {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        for role in [Role::Intake, Role::Projector] {
+            let stop = shutdown.clone();
+            tasks.spawn(supervise(role, shutdown.clone(), move || {
+                let stop = stop.clone();
+                async move {
+                    stop.cancelled().await;
+                    Ok(())
+                }
+            }));
+        }
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            stop.cancel();
+        });
+        let started = Instant::now();
+        let roles = vec![Role::Intake, Role::Projector];
+        let unfinished = stop_within(tasks, roles, &shutdown, Duration::from_secs(30)).await;
+        assert!(unfinished.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

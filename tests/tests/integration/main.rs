@@ -22,6 +22,7 @@ mod relay_guards;
 mod rendering;
 mod replay;
 mod schemas;
+mod settings;
 mod sizes;
 mod topics;
 mod upcasting;
