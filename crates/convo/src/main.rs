@@ -7,6 +7,7 @@ mod export;
 mod history;
 mod parked;
 mod progress;
+mod ready;
 mod projector_cmd;
 mod replay;
 mod serve;

@@ -15,6 +15,7 @@ use convo_store::CommandHandler;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::ready::{self, ReadyArgs, Readiness, Restarts};
 use crate::{DbArgs, KafkaArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -43,7 +44,10 @@ pub struct ServeArgs {
         default_value = "api,relay,intake,projector"
     )]
     roles: Vec<Role>,
-    /// Address the HTTP API listens on.
+    #[command(flatten)]
+    ready: ReadyArgs,
+    /// Address the HTTP API listens on; `/healthz` and `/readyz` are served there whatever the
+    /// roles.
     #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Seconds a connection may take to send a request's headers.
@@ -99,7 +103,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    if roles.contains(&Role::Api) {
+    let (restarts, readiness) = (Restarts::default(), Readiness::default());
+    let checks = ready::Checks {
+        pool: pool.clone(),
+        kafka: roles.iter().any(|r| *r != Role::Api).then(|| kafka.clone()),
+        relay: roles
+            .contains(&Role::Relay)
+            .then(|| convo_relay::RelayConfig::new(&args.db.database_url).name),
+        restarts: restarts.clone(),
+        limits: args.ready.clone(),
+    };
+    tasks.spawn(ready::run(checks, readiness.clone(), shutdown.clone()));
+    // Bound here, so that an address in use ends the process at startup.
+    let mut listener = Some(
+        tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?,
+    );
+    let limits = convo_api::ServerLimits {
+        header_read_timeout: Duration::from_secs(args.http_header_timeout),
+        request_timeout: Duration::from_secs(args.http_request_timeout),
+        max_connections: args.http_max_connections.max(1),
+        ..Default::default()
+    };
+    let health = ready::routes(readiness);
+    if !roles.contains(&Role::Api) {
+        let (listener, stop) = (listener.take(), shutdown.clone());
+        tasks.spawn(async move {
+            let listener = listener.expect("bound above");
+            if let Err(e) = convo_api::serve(listener, health, limits, stop.cancelled_owned()).await {
+                tracing::error!(error = %e, "health endpoints stopped");
+            }
+        });
+    } else {
         let verifier = Verifier::new(&AuthConfig {
             hs_secret: args.jwt_secret.clone(),
             public_key_pem_files: args.jwt_public_key.clone(),
@@ -112,21 +148,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             handler: CommandHandler::new(pool.clone()),
             verifier: Arc::new(verifier),
         };
-        // Bound here, so that an address in use ends the process at startup.
-        let mut listener = Some(
-            tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("binding {}", args.listen))?,
-        );
+        let router = convo_api::router(state).merge(health);
         let (address, stop) = (args.listen, shutdown.clone());
-        let limits = convo_api::ServerLimits {
-            header_read_timeout: Duration::from_secs(args.http_header_timeout),
-            request_timeout: Duration::from_secs(args.http_request_timeout),
-            max_connections: args.http_max_connections.max(1),
-            ..Default::default()
-        };
-        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
-            let (state, stop, bound) = (state.clone(), stop.clone(), listener.take());
+        tasks.spawn(supervise(Role::Api, shutdown.clone(), restarts.clone(), move || {
+            let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
             async move {
                 let listener = match bound {
                     Some(listener) => listener,
@@ -135,13 +160,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                         .with_context(|| format!("binding {address}"))?,
                 };
                 tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-                convo_api::serve(
-                    listener,
-                    convo_api::router(state),
-                    limits,
-                    stop.cancelled_owned(),
-                )
-                .await
+                convo_api::serve(listener, router, limits, stop.cancelled_owned())
+                    .await
                 .context("HTTP API")
             }
         }));
@@ -149,7 +169,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
-        tasks.spawn(supervise(Role::Relay, shutdown.clone(), move || {
+        tasks.spawn(supervise(Role::Relay, shutdown.clone(), restarts.clone(), move || {
             let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
             async move {
                 convo_relay::run(config, kafka, stop).await;
@@ -163,7 +183,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
             CommandHandler::new(pool.clone()),
         );
-        tasks.spawn(supervise(Role::Intake, shutdown.clone(), move || {
+        tasks.spawn(supervise(Role::Intake, shutdown.clone(), restarts.clone(), move || {
             let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
             async move {
                 convo_intake::run(convo_intake::IntakeConfig::default(), kafka, handler, stop)
@@ -176,7 +196,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // One projector per read model, each with its own claims and positions.
         for model in convo_projector::ReadModel::ALL {
             let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
-            tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
+            tasks.spawn(supervise(Role::Projector, shutdown.clone(), restarts.clone(), move || {
                 let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
                 async move {
                     let config = convo_projector::ProjectorConfig::of(model);
@@ -200,8 +220,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Runs a role until shutdown. A role that fails (returns an error, or panics) is started again
 /// after a pause that doubles from 1 s up to a minute (back to 1 s once it ran for a minute),
-/// while the other roles, the API included, keep running.
-async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F)
+/// while the other roles, the API included, keep running. Each restart is recorded in `restarts`
+/// (`/readyz` reports a role restarting in a loop).
+async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, restarts: Restarts, mut start: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -209,7 +230,7 @@ where
     const FIRST_WAIT: Duration = Duration::from_secs(1);
     const MAX_WAIT: Duration = Duration::from_secs(60);
     let mut wait = FIRST_WAIT;
-    let mut restarts: u64 = 0;
+    let mut failures: u64 = 0;
     loop {
         let started = Instant::now();
         let error = match tokio::spawn(start()).await {
@@ -224,8 +245,9 @@ where
         if started.elapsed() >= MAX_WAIT {
             wait = FIRST_WAIT;
         }
-        restarts += 1;
-        tracing::error!(?role, %error, restarts, retry_in = ?wait, "role failed; restarting it");
+        failures += 1;
+        restarts.record(role);
+        tracing::error!(?role, %error, restarts = failures, retry_in = ?wait, "role failed; restarting it");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return,
@@ -265,7 +287,8 @@ mod tests {
     async fn a_failing_or_panicking_role_is_started_again_until_it_ends_cleanly() {
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
-        supervise(Role::Projector, CancellationToken::new(), move || {
+        let restarts = Restarts::default();
+        supervise(Role::Projector, CancellationToken::new(), restarts.clone(), move || {
             let attempt = counted.fetch_add(1, Ordering::SeqCst);
             async move {
                 match attempt {
@@ -277,6 +300,9 @@ mod tests {
         })
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 3);
+        let window = Duration::from_secs(60);
+        assert_eq!(restarts.looping(2, window), [Role::Projector]);
+        assert_eq!(restarts.looping(3, window), []);
     }
 
     #[tokio::test]
@@ -285,7 +311,7 @@ mod tests {
         let stop = shutdown.clone();
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
-        let supervised = tokio::spawn(supervise(Role::Intake, shutdown, move || {
+        let supervised = tokio::spawn(supervise(Role::Intake, shutdown, Restarts::default(), move || {
             counted.fetch_add(1, Ordering::SeqCst);
             async { anyhow::bail!("always fails") }
         }));
