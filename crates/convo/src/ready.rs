@@ -120,7 +120,10 @@ impl Checks {
         let looping = self
             .restarts
             .looping(self.limits.ready_max_restarts, window);
-        let names: Vec<String> = looping.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
+        let names: Vec<String> = looping
+            .iter()
+            .map(|r| format!("{r:?}").to_lowercase())
+            .collect();
         let roles = json!({"ok": names.is_empty(), "restart_loop": names});
         let mut checks = json!({"postgres": postgres, "roles": roles});
         for (name, check) in [("broker", broker), ("relay_lag", relay_lag)] {
@@ -164,7 +167,10 @@ impl Default for Readiness {
 
 impl Readiness {
     fn get(&self) -> Value {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Stores `report`, logging when the status changes.
@@ -195,7 +201,10 @@ pub async fn run(checks: Checks, readiness: Readiness, shutdown: CancellationTok
 /// `GET /healthz` and `GET /readyz`, for every `convo serve` process whatever its roles.
 pub fn routes(readiness: Readiness) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "alive"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({"status": "alive"})) }),
+        )
         .route("/readyz", get(readyz))
         .with_state(readiness)
 }
@@ -225,7 +234,11 @@ mod tests {
         assert_eq!(restarts.looping(3, window), []);
         restarts.record(Role::Relay);
         assert_eq!(restarts.looping(3, window), [Role::Relay]);
-        assert_eq!(restarts.looping(3, Duration::ZERO), [], "outside the window");
+        assert_eq!(
+            restarts.looping(3, Duration::ZERO),
+            [],
+            "outside the window"
+        );
         assert_eq!(restarts.looping(0, window), [], "0 turns the check off");
     }
 
@@ -233,7 +246,10 @@ mod tests {
     fn the_report_is_ready_only_when_every_check_passed() {
         let ok = json!({"ok": true});
         let failed = json!({"ok": false, "error": "connection refused"});
-        assert_eq!(report(json!({"postgres": ok, "roles": ok}))["status"], "ready");
+        assert_eq!(
+            report(json!({"postgres": ok, "roles": ok}))["status"],
+            "ready"
+        );
         let report = report(json!({"postgres": failed, "roles": ok}));
         assert_eq!(report["status"], "not_ready");
         assert_eq!(report["checks"]["postgres"]["error"], "connection refused");

@@ -15,7 +15,7 @@ use convo_store::CommandHandler;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::ready::{self, ReadyArgs, Readiness, Restarts};
+use crate::ready::{self, Readiness, ReadyArgs, Restarts};
 use crate::{DbArgs, KafkaArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -131,7 +131,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let (listener, stop) = (listener.take(), shutdown.clone());
         tasks.spawn(async move {
             let listener = listener.expect("bound above");
-            if let Err(e) = convo_api::serve(listener, health, limits, stop.cancelled_owned()).await {
+            if let Err(e) = convo_api::serve(listener, health, limits, stop.cancelled_owned()).await
+            {
                 tracing::error!(error = %e, "health endpoints stopped");
             }
         });
@@ -150,32 +151,42 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         let router = convo_api::router(state).merge(health);
         let (address, stop) = (args.listen, shutdown.clone());
-        tasks.spawn(supervise(Role::Api, shutdown.clone(), restarts.clone(), move || {
-            let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
-            async move {
-                let listener = match bound {
-                    Some(listener) => listener,
-                    None => tokio::net::TcpListener::bind(address)
+        tasks.spawn(supervise(
+            Role::Api,
+            shutdown.clone(),
+            restarts.clone(),
+            move || {
+                let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
+                async move {
+                    let listener = match bound {
+                        Some(listener) => listener,
+                        None => tokio::net::TcpListener::bind(address)
+                            .await
+                            .with_context(|| format!("binding {address}"))?,
+                    };
+                    tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
+                    convo_api::serve(listener, router, limits, stop.cancelled_owned())
                         .await
-                        .with_context(|| format!("binding {address}"))?,
-                };
-                tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-                convo_api::serve(listener, router, limits, stop.cancelled_owned())
-                    .await
-                .context("HTTP API")
-            }
-        }));
+                        .context("HTTP API")
+                }
+            },
+        ));
     }
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
-        tasks.spawn(supervise(Role::Relay, shutdown.clone(), restarts.clone(), move || {
-            let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
-            async move {
-                convo_relay::run(config, kafka, stop).await;
-                Ok(())
-            }
-        }));
+        tasks.spawn(supervise(
+            Role::Relay,
+            shutdown.clone(),
+            restarts.clone(),
+            move || {
+                let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
+                async move {
+                    convo_relay::run(config, kafka, stop).await;
+                    Ok(())
+                }
+            },
+        ));
     }
     if roles.contains(&Role::Intake) {
         let (kafka, stop, handler) = (
@@ -183,28 +194,38 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
             CommandHandler::new(pool.clone()),
         );
-        tasks.spawn(supervise(Role::Intake, shutdown.clone(), restarts.clone(), move || {
-            let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
-            async move {
-                convo_intake::run(convo_intake::IntakeConfig::default(), kafka, handler, stop)
-                    .await
-                    .context("command intake")
-            }
-        }));
+        tasks.spawn(supervise(
+            Role::Intake,
+            shutdown.clone(),
+            restarts.clone(),
+            move || {
+                let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
+                async move {
+                    convo_intake::run(convo_intake::IntakeConfig::default(), kafka, handler, stop)
+                        .await
+                        .context("command intake")
+                }
+            },
+        ));
     }
     if roles.contains(&Role::Projector) {
         // One projector per read model, each with its own claims and positions.
         for model in convo_projector::ReadModel::ALL {
             let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
-            tasks.spawn(supervise(Role::Projector, shutdown.clone(), restarts.clone(), move || {
-                let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
-                async move {
-                    let config = convo_projector::ProjectorConfig::of(model);
-                    convo_projector::run(config, kafka, pool, stop)
-                        .await
-                        .with_context(|| format!("projector {model}"))
-                }
-            }));
+            tasks.spawn(supervise(
+                Role::Projector,
+                shutdown.clone(),
+                restarts.clone(),
+                move || {
+                    let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
+                    async move {
+                        let config = convo_projector::ProjectorConfig::of(model);
+                        convo_projector::run(config, kafka, pool, stop)
+                            .await
+                            .with_context(|| format!("projector {model}"))
+                    }
+                },
+            ));
         }
     }
 
@@ -222,8 +243,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// after a pause that doubles from 1 s up to a minute (back to 1 s once it ran for a minute),
 /// while the other roles, the API included, keep running. Each restart is recorded in `restarts`
 /// (`/readyz` reports a role restarting in a loop).
-async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, restarts: Restarts, mut start: F)
-where
+async fn supervise<F, Fut>(
+    role: Role,
+    shutdown: CancellationToken,
+    restarts: Restarts,
+    mut start: F,
+) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
@@ -288,16 +313,21 @@ mod tests {
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
         let restarts = Restarts::default();
-        supervise(Role::Projector, CancellationToken::new(), restarts.clone(), move || {
-            let attempt = counted.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match attempt {
-                    0 => anyhow::bail!("broker unreachable"),
-                    1 => panic!("a bug"),
-                    _ => Ok(()),
+        supervise(
+            Role::Projector,
+            CancellationToken::new(),
+            restarts.clone(),
+            move || {
+                let attempt = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match attempt {
+                        0 => anyhow::bail!("broker unreachable"),
+                        1 => panic!("a bug"),
+                        _ => Ok(()),
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 3);
         let window = Duration::from_secs(60);
@@ -311,10 +341,15 @@ mod tests {
         let stop = shutdown.clone();
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
-        let supervised = tokio::spawn(supervise(Role::Intake, shutdown, Restarts::default(), move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            async { anyhow::bail!("always fails") }
-        }));
+        let supervised = tokio::spawn(supervise(
+            Role::Intake,
+            shutdown,
+            Restarts::default(),
+            move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { anyhow::bail!("always fails") }
+            },
+        ));
         tokio::time::sleep(Duration::from_millis(1500)).await;
         stop.cancel();
         supervised.await.unwrap();

@@ -16,6 +16,7 @@ mod partitions;
 mod permitted_field_rows;
 mod pipeline;
 mod read_models;
+mod readiness;
 mod relay;
 mod relay_guards;
 mod rendering;
