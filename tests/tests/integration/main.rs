@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod chaos;
+mod compose;
 mod concurrency;
 mod edges;
 mod export;
