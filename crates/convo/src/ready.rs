@@ -1,6 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its work: PostgreSQL answers, the
-//! broker answers when a Kafka role runs here, the relay is not too far behind when it runs here,
-//! no role restarts in a loop). A background task runs the checks every [`INTERVAL`], each bounded
+//! broker answers when a Kafka role runs here, the relay and the projectors are not too far behind
+//! where they run, no role restarts in a loop). A background task runs the checks every [`INTERVAL`], each bounded
 //! by a timeout; a request only reads the last report, so a hung dependency never hangs `/readyz`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +30,10 @@ pub struct ReadyArgs {
     /// (checked where the relay role runs).
     #[arg(long, env = "CONVO_READY_MAX_RELAY_LAG", default_value_t = 60)]
     pub ready_max_relay_lag: u64,
+    /// Records of the events topic a projector may have left to apply (on its most behind
+    /// partition) before /readyz answers 503 (checked where the projector role runs).
+    #[arg(long, env = "CONVO_READY_MAX_PROJECTOR_LAG", default_value_t = 10_000)]
+    pub ready_max_projector_lag: i64,
     /// Restarts of one role within --ready-restart-window that make it a restart loop (503).
     #[arg(long, env = "CONVO_READY_MAX_RESTARTS", default_value_t = 3)]
     pub ready_max_restarts: usize,
@@ -80,6 +84,8 @@ pub struct Checks {
     pub kafka: Option<KafkaConfig>,
     /// The relay's name, when the relay runs here.
     pub relay: Option<String>,
+    /// The projectors' names, when the projector role runs here.
+    pub projectors: Vec<String>,
     pub restarts: Restarts,
     pub limits: ReadyArgs,
 }
@@ -115,7 +121,21 @@ impl Checks {
                 },
             )
         });
-        let (postgres, broker, relay_lag) = tokio::join!(postgres, broker, relay_lag);
+        let projector_lag = bounded(timeout, async {
+            let kafka = self
+                .kafka
+                .as_ref()
+                .filter(|_| !self.projectors.is_empty())?;
+            let limit = self.limits.ready_max_projector_lag;
+            Some(
+                match convo_projector::control::status(&self.pool, kafka).await {
+                    Ok(status) => projector_lag(&status, &self.projectors, limit),
+                    Err(e) => json!({"ok": false, "error": e.to_string()}),
+                },
+            )
+        });
+        let (postgres, broker, relay_lag, projector_lag) =
+            tokio::join!(postgres, broker, relay_lag, projector_lag);
         let window = Duration::from_secs(self.limits.ready_restart_window);
         let looping = self
             .restarts
@@ -126,13 +146,37 @@ impl Checks {
             .collect();
         let roles = json!({"ok": names.is_empty(), "restart_loop": names});
         let mut checks = json!({"postgres": postgres, "roles": roles});
-        for (name, check) in [("broker", broker), ("relay_lag", relay_lag)] {
+        let optional = [
+            ("broker", broker),
+            ("relay_lag", relay_lag),
+            ("projector_lag", projector_lag),
+        ];
+        for (name, check) in optional {
             if let Some(check) = check {
                 checks[name] = check;
             }
         }
         report(checks)
     }
+}
+
+/// The check of `projectors`' lag: each one's most behind partition (records between its position
+/// and the high watermark; a partition the broker gave no watermark for is left out) within `limit`.
+fn projector_lag(
+    status: &[convo_projector::control::ProjectionStatus],
+    projectors: &[String],
+    limit: i64,
+) -> Value {
+    let behind: BTreeMap<&str, i64> = status
+        .iter()
+        .filter(|p| projectors.contains(&p.name))
+        .map(|p| {
+            let most = p.partitions.iter().filter_map(|q| q.behind).max();
+            (p.name.as_str(), most.unwrap_or(0))
+        })
+        .collect();
+    let ok = behind.values().all(|b| *b <= limit);
+    json!({"ok": ok, "behind_events": behind, "limit_events": limit})
 }
 
 /// `check`'s answer, or a failed check when it takes longer than `timeout`.
@@ -240,6 +284,45 @@ mod tests {
             "outside the window"
         );
         assert_eq!(restarts.looping(0, window), [], "0 turns the check off");
+    }
+
+    #[test]
+    fn a_projector_further_behind_than_the_limit_on_any_partition_fails_the_check() {
+        use convo_projector::control::{PartitionStatus, ProjectionStatus};
+        let partition = |partition, behind| PartitionStatus {
+            partition,
+            position: 0,
+            behind,
+            owner: None,
+            leased: false,
+            lease_expires_at: None,
+            parked: 0,
+            applied_at: None,
+        };
+        let projection = |name: &str, partitions| ProjectionStatus {
+            name: name.to_owned(),
+            topic: "events".to_owned(),
+            live_members: 1,
+            parked: 0,
+            partitions,
+        };
+        let status = [
+            projection(
+                "conversations",
+                vec![partition(0, Some(3)), partition(1, None)],
+            ),
+            projection("elsewhere", vec![partition(0, Some(500))]),
+        ];
+        let here = ["conversations".to_owned()];
+        let check = projector_lag(&status, &here, 3);
+        assert_eq!(check["ok"], true, "{check}");
+        assert!(
+            check["behind_events"].get("elsewhere").is_none(),
+            "not run here"
+        );
+        let check = projector_lag(&status, &here, 2);
+        assert_eq!(check["ok"], false);
+        assert_eq!(check["behind_events"]["conversations"], 3);
     }
 
     #[test]

@@ -110,6 +110,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         relay: roles
             .contains(&Role::Relay)
             .then(|| convo_relay::RelayConfig::new(&args.db.database_url).name),
+        projectors: match roles.contains(&Role::Projector) {
+            true => convo_projector::ReadModel::ALL
+                .map(|m| m.name().to_owned())
+                .to_vec(),
+            false => Vec::new(),
+        },
         restarts: restarts.clone(),
         limits: args.ready.clone(),
     };

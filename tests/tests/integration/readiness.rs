@@ -85,9 +85,10 @@ fn ready(status: u16, body: &Value) -> bool {
 #[tokio::test]
 async fn ready_when_every_check_passes_and_healthz_and_health_answer() {
     let app = TestApp::spawn().await;
-    let instance = serve(&app.db, app.database_url(), brokers(), "api,relay,intake").await;
+    let roles = "api,relay,intake,projector";
+    let instance = serve(&app.db, app.database_url(), brokers(), roles).await;
     let body = until(&instance, "ready", ready).await;
-    for check in ["postgres", "broker", "relay_lag", "roles"] {
+    for check in ["postgres", "broker", "relay_lag", "projector_lag", "roles"] {
         assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
     }
     let base = instance.api.as_ref().expect("an API");
