@@ -8,6 +8,7 @@ mod history;
 mod parked;
 mod progress;
 mod projector_cmd;
+mod ready;
 mod replay;
 mod serve;
 mod settings;

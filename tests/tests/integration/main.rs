@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod chaos;
+mod compose;
 mod concurrency;
 mod edges;
 mod export;
@@ -17,6 +18,7 @@ mod partitions;
 mod permitted_field_rows;
 mod pipeline;
 mod read_models;
+mod readiness;
 mod relay;
 mod relay_guards;
 mod rendering;
