@@ -9,5 +9,6 @@ pub mod auth;
 mod conversations;
 mod extract;
 mod reply;
+mod trace;
 
 pub use app::{AppState, ServerLimits, router, serve};
