@@ -23,5 +23,6 @@ mod replay;
 mod schemas;
 mod sizes;
 mod topics;
+mod tracing;
 mod upcasting;
 mod verify;
