@@ -10,7 +10,7 @@ use convo_trace::{HEADER, TraceContext};
 use tracing::Instrument;
 
 /// Runs the request in an `http_request` span with its trace ids, the [`TraceContext`] in the
-/// request's extensions for the handlers.
+/// request's extensions for the handlers; a `request served` line (debug) with the status.
 pub async fn request_span(mut request: Request, next: Next) -> Response {
     let parent = request
         .headers()
@@ -27,7 +27,8 @@ pub async fn request_span(mut request: Request, next: Next) -> Response {
         parent_id = parent.map(|p| p.span_id()).as_deref(),
     );
     request.extensions_mut().insert(trace);
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "request served"));
     if let Ok(value) = HeaderValue::from_str(&trace.traceparent()) {
         response.headers_mut().insert(HEADER, value);
     }
