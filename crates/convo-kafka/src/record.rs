@@ -219,10 +219,11 @@ mod tests {
 
     #[test]
     fn a_derived_traceparent_is_w3c_and_stable() {
-        let r = record();
-        let tp = derived_traceparent(&r.correlation_id, r.event_id);
-        assert!(convo_trace::TraceContext::parse(&tp).is_some());
-        assert_eq!(tp, derived_traceparent(&r.correlation_id, r.event_id));
+        // Event ids are UUIDv5 (the store's `event_id`).
+        let event_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"conv1/7");
+        let tp = derived_traceparent("corr", event_id);
+        assert!(convo_trace::TraceContext::parse(&tp).is_some(), "{tp}");
+        assert_eq!(tp, derived_traceparent("corr", event_id));
     }
 
     #[test]
