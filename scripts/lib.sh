@@ -432,7 +432,8 @@ _convo_broker_spawn() {
   # tansu reads a .env from its working directory: give it an empty one.
   rm -rf "$dir/cwd" && mkdir -p "$dir/cwd" && cd "$dir/cwd" || return 1
   # tansu's other settings also come from these variables: keep a caller's values out (RUST_LOG
-  # meant for convo, e.g. `RUST_LOG=debug scripts/run.sh`, made tansu log gigabytes).
+  # meant for convo, as in `RUST_LOG=info,convo_api=debug scripts/run.sh`, is not tansu's: with
+  # it, tansu's log grew to 9.5 GB in half an hour).
   unset CLUSTER_ID SCHEMA_REGISTRY OTEL_EXPORTER_OTLP_ENDPOINT LISTENER_URL ADVERTISED_LISTENER_URL STORAGE_ENGINE RUST_LOG
   local args
   case $CONVO_BROKER in
