@@ -145,6 +145,9 @@ pub struct Metadata {
     pub command_id: String,
     pub correlation_id: String,
     pub causation_id: String,
+    /// The command's span: its events carry it as their `traceparent`, so whatever they cause
+    /// (relay, projectors, outcomes) joins the same trace.
+    pub trace: convo_trace::TraceContext,
 }
 
 /// Appends `events` after version `expected` of the conversation and, with `snapshot` (the
@@ -189,8 +192,9 @@ pub async fn append(
         "WITH appended AS (
              INSERT INTO events (event_id, conversation_uid, version, event_type, schema_version,
                                  payload, business_uid, actor_staff_uid, command_id,
-                                 correlation_id, causation_id, occurred_at)
-             SELECT e.id, $2, e.version, e.type, $3, e.payload, $4, e.actor, $5, $6, $7, e.at
+                                 correlation_id, causation_id, occurred_at, traceparent)
+             SELECT e.id, $2, e.version, e.type, $3, e.payload, $4, e.actor, $5, $6, $7, e.at,
+                    $16
              FROM UNNEST($1::uuid[], $8::bigint[], $9::text[], $10::jsonb[], $11::text[],
                          $12::timestamptz[]) AS e (id, version, type, payload, actor, at)
              RETURNING 1
@@ -218,6 +222,7 @@ pub async fn append(
         snapshot_version,
         STATE_SCHEMA,
         snapshot_state,
+        meta.trace.traceparent(),
     )
     .fetch_one(conn)
     .await?;

@@ -27,5 +27,6 @@ mod schemas;
 mod settings;
 mod sizes;
 mod topics;
+mod tracing;
 mod upcasting;
 mod verify;
