@@ -49,6 +49,36 @@ pub fn install() -> &'static PrometheusHandle {
     })
 }
 
+/// Sets to zero the series of a process running `roles` (`--roles` names) whose label values are
+/// known in advance, so that dashboards and `rate()` see them before their first event: role
+/// restarts, conflicts and retries, dead letters, the relay's counters and stall flag, and the
+/// events of each of the projectors' `models`. Gauges whose value only the role knows (ages,
+/// positions, lags) appear once it reports them.
+pub fn expect(roles: &[&'static str], models: &[&'static str]) {
+    for role in roles {
+        counter!(ROLE_RESTARTS.name, "role" => *role).increment(0);
+    }
+    for transport in [Transport::Http, Transport::Kafka] {
+        counter!(VERSION_CONFLICTS.name, "transport" => transport.label()).increment(0);
+        counter!(COMMAND_RETRIES.name, "transport" => transport.label()).increment(0);
+    }
+    if roles.contains(&"intake") {
+        for reason in [DeadLetter::TooLarge, DeadLetter::Unparseable] {
+            counter!(DEAD_LETTERS.name, "reason" => reason.label()).increment(0);
+        }
+    }
+    if roles.contains(&"relay") {
+        counter!(RELAY_BATCHES.name).increment(0);
+        counter!(RELAY_PUBLISHED.name).increment(0);
+        relay_stalled(false);
+    }
+    if roles.contains(&"projector") {
+        for model in models {
+            projector_events(model, 0);
+        }
+    }
+}
+
 /// The Prometheus text exposition of everything recorded so far.
 pub fn render() -> String {
     let handle = install();
@@ -99,6 +129,15 @@ pub enum DeadLetter {
     TooLarge,
     /// Not a command at all.
     Unparseable,
+}
+
+impl DeadLetter {
+    fn label(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Unparseable => "unparseable",
+        }
+    }
 }
 
 /// One command's end: `kind` is the command type (`update`, `start`...), `status` the HTTP-like
@@ -189,11 +228,7 @@ pub fn role_restart(role: &'static str) {
 }
 
 pub fn dead_letter(reason: DeadLetter) {
-    let reason = match reason {
-        DeadLetter::TooLarge => "too_large",
-        DeadLetter::Unparseable => "unparseable",
-    };
-    counter!(DEAD_LETTERS.name, "reason" => reason).increment(1);
+    counter!(DEAD_LETTERS.name, "reason" => reason.label()).increment(1);
 }
 
 /// Statuses are three digits; anything else (none is expected) is one label.

@@ -103,6 +103,9 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let roles: BTreeSet<Role> = args.roles.iter().copied().collect();
     convo_metrics::install();
+    let models = convo_projector::ReadModel::ALL.map(|m| m.name());
+    let running_roles: Vec<&'static str> = roles.iter().map(|r| r.name()).collect();
+    convo_metrics::expect(&running_roles, &models);
     let pool = convo_store::connect(&args.db.database_url, args.db.db_pool)
         .await
         .context("connecting to PostgreSQL")?;
