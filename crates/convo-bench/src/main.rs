@@ -402,7 +402,18 @@ async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
                         correlation_id: "seed".into(),
                         causation_id: "seed".into(),
                     };
-                    store::append(&mut tx, &uid, 0, &all, BUSINESS, &meta, None).await?;
+                    store::append(
+                        &mut tx,
+                        &store::Append {
+                            uid: &uid,
+                            expected: 0,
+                            events: &all,
+                            business_uid: BUSINESS,
+                            metadata: &meta,
+                        },
+                        None,
+                    )
+                    .await?;
                     tx.commit().await?;
                     c += 8;
                 }

@@ -97,9 +97,19 @@ async fn concurrent_writers_with_a_late_commit_lose_nothing() {
                 correlation_id: "slow".into(),
                 causation_id: "slow".into(),
             };
-            store::append(&mut tx, &uid, state.version, &events, BUSINESS, &meta, None)
-                .await
-                .unwrap();
+            store::append(
+                &mut tx,
+                &store::Append {
+                    uid: &uid,
+                    expected: state.version,
+                    events: &events,
+                    business_uid: BUSINESS,
+                    metadata: &meta,
+                },
+                None,
+            )
+            .await
+            .unwrap();
             appended.send(()).unwrap();
             tokio::time::sleep(Duration::from_millis(1500)).await;
             tx.commit().await.unwrap();

@@ -46,9 +46,19 @@ async fn append_large_message(app: &TestApp, uid: &str, bytes: usize) {
         correlation_id: "large".into(),
         causation_id: "large".into(),
     };
-    store::append(&mut tx, uid, state.version, &[event], BUSINESS, &meta, None)
-        .await
-        .unwrap();
+    store::append(
+        &mut tx,
+        &store::Append {
+            uid,
+            expected: state.version,
+            events: &[event],
+            business_uid: BUSINESS,
+            metadata: &meta,
+        },
+        None,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 

@@ -1,0 +1,320 @@
+//! Group commit: commands that arrive together share one transaction. A few workers take
+//! whatever commands are queued (up to [`MAX_BATCH`]) and run them as one: one statement locks
+//! every conversation they address, one loads them all, the aggregate decides each command in
+//! arrival order (a later command on the same conversation sees the earlier one's events), one
+//! statement appends every event and snapshot, one stores the idempotency outcomes, one commit
+//! (one fsync). Each command keeps its own outcome; the answers are sent after the commit.
+//!
+//! A batch that fails for a reason a rerun may cure (a unique-key race, a deadlock) is rerun as
+//! a whole; one that fails otherwise is split, each command rerun alone, so a command that cannot
+//! be stored fails by itself and not its neighbours. A command that finds its conversation merged
+//! meanwhile is rerun after the commit, following the new route. Merges themselves lock two
+//! conversations and run alone ([`crate::handler`]).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use convo_domain::{Conversation, Rejection, decide};
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::error::StoreError;
+use crate::handler::{Accepted, Answer, AnswerFn, MAX_ATTEMPTS, MAX_REROUTES, Request};
+use crate::store::{self, Append, NewOutcome, StoredOutcome};
+
+/// Most commands in one transaction.
+const MAX_BATCH: usize = 128;
+/// Commands waiting for a worker; callers wait to queue beyond this.
+const QUEUE: usize = 1024;
+/// A conversation's snapshot is rewritten once it is this many events behind: loads then fold at
+/// most this many events, and most commands write no snapshot at all.
+pub const SNAPSHOT_EVERY: u64 = 16;
+
+/// One queued command and where its answer goes.
+struct Job {
+    request: Request,
+    answer_with: AnswerFn,
+    reply: oneshot::Sender<Result<Answer, StoreError>>,
+    /// Merge routes followed so far (a command rerun after finding its conversation merged).
+    reroutes: u32,
+}
+
+/// The queue in front of the workers; dropping the last clone stops them.
+#[derive(Debug, Clone)]
+pub(crate) struct Committer {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Committer {
+    /// Starts `workers` workers on `pool` (each holds one connection while it commits a batch).
+    pub(crate) fn start(pool: PgPool, workers: usize) -> Self {
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..workers.max(1) {
+            tokio::spawn(work(pool.clone(), jobs.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Runs `request` in the next batch; resolves once that batch committed (or failed).
+    pub(crate) async fn submit(
+        &self,
+        request: Request,
+        answer_with: AnswerFn,
+    ) -> Result<Answer, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            request,
+            answer_with,
+            reply,
+            reroutes: 0,
+        };
+        self.queue.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// What a caller gets when its batch's task ended without answering (it panicked).
+fn stopped() -> StoreError {
+    StoreError::Database(sqlx::Error::WorkerCrashed)
+}
+
+/// Takes the queued commands, a batch at a time, until the queue closes. A batch runs in a task
+/// of its own, so a panic fails that batch's callers and not the worker.
+async fn work(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let batch = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let _ = tokio::spawn(commit(pool.clone(), batch)).await;
+    }
+}
+
+/// Commits `batch` and answers each job: reruns a batch that raced, splits one that failed.
+async fn commit(pool: PgPool, mut batch: Vec<Job>) {
+    while !batch.is_empty() {
+        let mut attempt = 0;
+        let steps = loop {
+            attempt += 1;
+            match run(&pool, &batch).await {
+                Ok(steps) => break steps,
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, commands = batch.len(), "retrying batch");
+                }
+                Err(e) if batch.len() > 1 && !e.is_unavailable() => {
+                    tracing::debug!(error = %e, commands = batch.len(), "batch failed; running its commands one by one");
+                    let alone: Vec<_> = batch
+                        .into_iter()
+                        .map(|job| tokio::spawn(alone(pool.clone(), job)))
+                        .collect();
+                    for task in alone {
+                        let _ = task.await;
+                    }
+                    return;
+                }
+                Err(e) if batch.len() > 1 => {
+                    // The database is unreachable: every command fails alike, at once.
+                    for job in batch {
+                        let _ = job
+                            .reply
+                            .send(Err(StoreError::Database(sqlx::Error::PoolTimedOut)));
+                    }
+                    tracing::debug!(error = %e, "batch failed: database unavailable");
+                    return;
+                }
+                Err(e) => {
+                    let e = if e.is_retryable() {
+                        StoreError::Contended { attempts: attempt }
+                    } else {
+                        e
+                    };
+                    if let Some(job) = batch.pop() {
+                        let _ = job.reply.send(Err(e));
+                    }
+                    return;
+                }
+            }
+        };
+        let mut rerouted = Vec::new();
+        for (mut job, step) in batch.into_iter().zip(steps) {
+            match step {
+                Step::Answered(answer) => {
+                    let _ = job.reply.send(Ok(answer));
+                }
+                Step::Rerouted if job.reroutes < MAX_REROUTES => {
+                    job.reroutes += 1;
+                    rerouted.push(job);
+                }
+                Step::Rerouted => {
+                    let answer = (job.answer_with)(&Err(Rejection::NotFound));
+                    let _ = job.reply.send(Ok(answer));
+                }
+            }
+        }
+        batch = rerouted;
+    }
+}
+
+/// [`commit`] of one job, boxed: `commit` calls it for the commands of a batch it splits.
+fn alone(pool: PgPool, job: Job) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(commit(pool, vec![job]))
+}
+
+/// What became of one command of a committed batch.
+enum Step {
+    Answered(Answer),
+    /// Its conversation was merged after the route was read: run it again.
+    Rerouted,
+}
+
+/// One transaction for the whole batch; the steps are in the batch's order.
+async fn run(pool: &PgPool, batch: &[Job]) -> Result<Vec<Step>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut inputs: Vec<String> = batch
+        .iter()
+        .map(|job| job.request.command.conversation_uid.clone())
+        .collect();
+    inputs.sort_unstable();
+    inputs.dedup();
+    let routes = store::resolve_and_lock_all(&mut tx, &inputs).await?;
+    let mut targets: Vec<String> = routes.values().cloned().collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let mut states = store::load_all(&mut tx, &targets).await?;
+    let keys: Vec<String> = batch
+        .iter()
+        .filter_map(|job| job.request.idempotency.as_ref().map(|i| i.key.clone()))
+        .collect();
+    let mut outcomes = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        store::find_outcomes(&mut tx, &keys).await?
+    };
+
+    let mut decided = Decided::default();
+    let steps = batch
+        .iter()
+        .enumerate()
+        .map(|(index, job)| {
+            let uid = &routes[&job.request.command.conversation_uid];
+            let loaded = states.get_mut(uid).expect("load_all loads every uid");
+            decided.decide(index, job, &mut loaded.state, &mut outcomes)
+        })
+        .collect();
+
+    let appends: Vec<Append<'_>> = decided
+        .writes
+        .iter()
+        .map(|(job, expected, events, uid)| {
+            let request = &batch[*job].request;
+            Append {
+                uid,
+                expected: *expected,
+                events,
+                business_uid: &request.command.business_uid,
+                metadata: &request.metadata,
+            }
+        })
+        .collect();
+    let snapshots: Vec<&Conversation> = states
+        .values()
+        .filter(|l| l.state.version >= l.snapshot_version + SNAPSHOT_EVERY)
+        .map(|l| &l.state)
+        .collect();
+    if !appends.is_empty() {
+        store::append_all(&mut tx, &appends, &snapshots).await?;
+    }
+    store::insert_outcomes(&mut tx, &decided.outcomes).await?;
+    tx.commit().await?;
+    Ok(steps)
+}
+
+/// The writes and outcomes of a batch, as its commands are decided.
+#[derive(Default)]
+struct Decided {
+    /// (index of the job, version before, events, conversation).
+    writes: Vec<(usize, u64, Vec<convo_domain::Event>, String)>,
+    outcomes: Vec<NewOutcome>,
+}
+
+impl Decided {
+    /// Decides the batch's `index`th job on `state` (advanced by its events), with `stored` the
+    /// outcomes of the batch's idempotency keys so far.
+    fn decide(
+        &mut self,
+        index: usize,
+        job: &Job,
+        state: &mut Conversation,
+        stored: &mut HashMap<String, StoredOutcome>,
+    ) -> Step {
+        let request = &job.request;
+        if let Some(idem) = &request.idempotency
+            && let Some(first) = stored.get(&idem.key)
+        {
+            return Step::Answered(if first.request_hash == idem.request_hash {
+                Answer {
+                    status: first.status,
+                    body: first.body.clone(),
+                }
+            } else {
+                (job.answer_with)(&Err(Rejection::conflict(
+                    "this idempotency key was used with a different request",
+                )))
+            });
+        }
+        let routed = convo_domain::Command {
+            conversation_uid: state.uid.clone(),
+            ..request.command.clone()
+        };
+        let decision = match decide(state, &routed) {
+            Ok(events) => {
+                let before = state.version;
+                let after = events.iter().fold(state.clone(), |s, e| s.evolve(e));
+                *state = after.clone();
+                if !events.is_empty() {
+                    let uid = state.uid.clone();
+                    self.writes.push((index, before, events.clone(), uid));
+                }
+                Ok(Accepted {
+                    state: after,
+                    events,
+                })
+            }
+            Err(Rejection::Merged { .. }) => return Step::Rerouted,
+            Err(rejection) => Err(rejection),
+        };
+        let answer = (job.answer_with)(&decision);
+        if let Some(idem) = &request.idempotency {
+            let (uid, version) = match &decision {
+                Ok(a) => (a.state.uid.clone(), Some(a.state.version)),
+                Err(_) => (request.command.conversation_uid.clone(), None),
+            };
+            let outcome = StoredOutcome {
+                request_hash: idem.request_hash.clone(),
+                status: answer.status,
+                body: answer.body.clone(),
+            };
+            stored.insert(idem.key.clone(), outcome.clone());
+            self.outcomes.push(NewOutcome {
+                command_id: idem.key.clone(),
+                conversation_uid: uid,
+                version,
+                outcome,
+            });
+        }
+        Step::Answered(answer)
+    }
+}
