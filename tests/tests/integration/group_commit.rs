@@ -216,3 +216,63 @@ async fn snapshots_are_kept_every_few_events_and_loads_fold_the_rest() {
     assert_eq!(shown["business_unread"], folded.business_unread);
     assert_eq!(folded.version as i64, version);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kafka_commands_run_in_shared_transactions_and_in_order_per_conversation() {
+    use std::time::Duration;
+
+    use convo_tests::kafka::{
+        collect_until, consumer, create_topics, produce, producer, start_intake, unique_config,
+    };
+
+    // Given 20 conversations and, on the commands topic, 8 commands for each, alternately
+    // archiving and unarchiving it (each one adds an event)
+    let app = TestApp::spawn().await;
+    let kafka = unique_config(&convo_tests::kafka::brokers());
+    create_topics(&kafka).await;
+    let uids = started(&app, 20).await;
+    let out = producer(&kafka);
+    for round in 0..8 {
+        for uid in &uids {
+            let id = format!("{uid}-{round}");
+            let body = json!({"archived": round % 2 == 0});
+            let command = crate::pipeline::command(
+                "UpdateConversation",
+                &id,
+                uid,
+                json!({"staff_uid": convo_tests::STAFF, "body": body}),
+            );
+            produce(&out, &kafka.topics.commands, uid, &command).await;
+        }
+    }
+
+    // When the intake runs them
+    let outcomes = consumer(&kafka, &kafka.topics.outcomes);
+    let intake = start_intake(&app, &kafka);
+    let answered = collect_until(&outcomes, Duration::from_secs(60), |r| r.len() >= 160).await;
+    intake.stop().await;
+
+    // Then each is accepted, each conversation's events follow its commands' order
+    assert_eq!(answered.len(), 160);
+    for uid in &uids {
+        let commands: Vec<String> = sqlx::query_scalar(
+            "SELECT command_id FROM events WHERE conversation_uid = $1 AND version > 2 ORDER BY version",
+        )
+        .bind(uid)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        let expected: Vec<String> = (0..8).map(|round| format!("{uid}-{round}")).collect();
+        assert_eq!(commands, expected);
+    }
+    // and the 160 commands were committed by fewer transactions.
+    let transactions: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT tx_id::text) FROM events WHERE version > 2")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        transactions < 160,
+        "{transactions} transactions for 160 commands"
+    );
+}
