@@ -13,10 +13,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use convo_domain::{Conversation, Rejection, decide};
+use lru::LruCache;
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -47,13 +49,24 @@ pub(crate) struct Committer {
     queue: mpsc::Sender<Job>,
 }
 
+/// Conversations most recently written, each as it was after the write. A cached state only
+/// saves reading and decoding: the load under the conversation's lock reads the events after it
+/// (and checks it leads to the stored head), so one that is stale (another instance wrote since)
+/// costs nothing but those events.
+type Cache = Arc<std::sync::Mutex<LruCache<String, Conversation>>>;
+
+/// Conversations the cache holds (a few KB each).
+const CACHED: usize = 4096;
+
 impl Committer {
     /// Starts `workers` workers on `pool` (each holds one connection while it commits a batch).
     pub(crate) fn start(pool: PgPool, workers: usize) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let jobs = Arc::new(Mutex::new(jobs));
+        let capacity = NonZeroUsize::new(CACHED).expect("a cache holds something");
+        let cache: Cache = Arc::new(std::sync::Mutex::new(LruCache::new(capacity)));
         for _ in 0..workers.max(1) {
-            tokio::spawn(work(pool.clone(), jobs.clone()));
+            tokio::spawn(work(pool.clone(), jobs.clone(), cache.clone()));
         }
         Self { queue }
     }
@@ -83,7 +96,7 @@ fn stopped() -> StoreError {
 
 /// Takes the queued commands, a batch at a time, until the queue closes. A batch runs in a task
 /// of its own, so a panic fails that batch's callers and not the worker.
-async fn work(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn work(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>, cache: Cache) {
     loop {
         let batch = {
             let mut queue = queue.lock().await;
@@ -99,17 +112,17 @@ async fn work(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
             }
             batch
         };
-        let _ = tokio::spawn(commit(pool.clone(), batch)).await;
+        let _ = tokio::spawn(commit(pool.clone(), batch, cache.clone())).await;
     }
 }
 
 /// Commits `batch` and answers each job: reruns a batch that raced, splits one that failed.
-async fn commit(pool: PgPool, mut batch: Vec<Job>) {
+async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
     while !batch.is_empty() {
         let mut attempt = 0;
         let steps = loop {
             attempt += 1;
-            match run(&pool, &batch).await {
+            match run(&pool, &batch, &cache).await {
                 Ok(steps) => break steps,
                 Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, commands = batch.len(), "retrying batch");
@@ -118,7 +131,7 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>) {
                     tracing::debug!(error = %e, commands = batch.len(), "batch failed; running its commands one by one");
                     let alone: Vec<_> = batch
                         .into_iter()
-                        .map(|job| tokio::spawn(alone(pool.clone(), job)))
+                        .map(|job| tokio::spawn(alone(pool.clone(), job, cache.clone())))
                         .collect();
                     for task in alone {
                         let _ = task.await;
@@ -169,8 +182,8 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>) {
 }
 
 /// [`commit`] of one job, boxed: `commit` calls it for the commands of a batch it splits.
-fn alone(pool: PgPool, job: Job) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(commit(pool, vec![job]))
+fn alone(pool: PgPool, job: Job, cache: Cache) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(commit(pool, vec![job], cache))
 }
 
 /// What became of one command of a committed batch.
@@ -181,7 +194,7 @@ enum Step {
 }
 
 /// One transaction for the whole batch; the steps are in the batch's order.
-async fn run(pool: &PgPool, batch: &[Job]) -> Result<Vec<Step>, StoreError> {
+async fn run(pool: &PgPool, batch: &[Job], cache: &Cache) -> Result<Vec<Step>, StoreError> {
     let mut tx = pool.begin().await?;
     let mut inputs: Vec<String> = batch
         .iter()
@@ -193,7 +206,15 @@ async fn run(pool: &PgPool, batch: &[Job]) -> Result<Vec<Step>, StoreError> {
     let mut targets: Vec<String> = routes.values().cloned().collect();
     targets.sort_unstable();
     targets.dedup();
-    let mut states = store::load_all(&mut tx, &targets).await?;
+    // Taken out of the cache under the locks; put back once committed.
+    let known = {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        targets
+            .iter()
+            .map(|uid| cache.pop(uid).unwrap_or_else(|| Conversation::new(uid)))
+            .collect()
+    };
+    let mut states = store::load_all(&mut tx, known).await?;
     let keys: Vec<String> = batch
         .iter()
         .filter_map(|job| job.request.idempotency.as_ref().map(|i| i.key.clone()))
@@ -239,6 +260,10 @@ async fn run(pool: &PgPool, batch: &[Job]) -> Result<Vec<Step>, StoreError> {
     }
     store::insert_outcomes(&mut tx, &decided.outcomes).await?;
     tx.commit().await?;
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    for (uid, loaded) in states {
+        cache.put(uid, loaded.state);
+    }
     Ok(steps)
 }
 
