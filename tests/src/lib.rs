@@ -8,6 +8,7 @@ pub mod schemas;
 
 pub mod chaos;
 pub mod kafka;
+pub mod metrics;
 
 pub mod outage;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::middleware::from_fn;
 use axum::routing::get;
 use convo_store::CommandHandler;
 use hyper::body::Incoming;
@@ -19,7 +20,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::auth::Verifier;
-use crate::{conversations, reply};
+use crate::{conversations, ops, reply};
 
 /// What every request handler shares.
 #[derive(Debug, Clone)]
@@ -28,6 +29,7 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
 }
 
+/// The API with the operational routes, every request measured.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
@@ -41,6 +43,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(conversations::no_route)
         .method_not_allowed_fallback(conversations::method_not_allowed)
         .with_state(state)
+        .merge(ops::routes())
+        .layer(from_fn(ops::record_http))
+}
+
+/// What a process without the `api` role serves: the operational routes only.
+pub fn operational_router() -> Router {
+    ops::routes()
+        .fallback(|| async { reply::not_found() })
+        .layer(from_fn(ops::record_http))
 }
 
 /// Limits that keep slow or many clients from holding the server.

@@ -9,7 +9,8 @@ use convo_domain::command::{Action, Command};
 use convo_domain::render::{Depth, depth_from_full_client, render};
 use convo_domain::validate::{MAX_BODY_BYTES, parse_update_body};
 use convo_domain::{Rejection, Uid, UpdateChanges};
-use convo_store::{Answer, Idempotency, Metadata, Request, store};
+use convo_metrics::Outcome;
+use convo_store::{Answer, Idempotency, Metadata, Request, Transport, store};
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -38,15 +39,15 @@ pub async fn update(
 ) -> Response {
     let bytes = match extract::body(body, &headers, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
-        Err(rejection) => return reply::rejection(&rejection),
+        Err(rejection) => return refused(&rejection),
     };
     let changes = match parse_update_body(&bytes) {
         Ok(changes) => changes,
-        Err(rejection) => return reply::rejection(&rejection),
+        Err(rejection) => return refused(&rejection),
     };
     let idempotency_key = match KeyHeader::read(&headers, "idempotency-key") {
         KeyHeader::Invalid => {
-            return reply::rejection(&Rejection::BadRequest {
+            return refused(&Rejection::BadRequest {
                 message: format!(
                     "Idempotency-Key must be 1-{MAX_KEY_LEN} visible ASCII characters"
                 ),
@@ -55,7 +56,7 @@ pub async fn update(
         key => key.valid(),
     };
     let Some(uid) = uid else {
-        return reply::rejection(&Rejection::NotFound);
+        return refused(&Rejection::NotFound);
     };
     let depth = depth_from_full_client(params.full_client.as_deref());
     let request = update_request(
@@ -84,8 +85,22 @@ pub async fn update(
         .await;
     match result {
         Ok(answer) => reply::send(answer),
-        Err(e) => reply::store_error(&e),
+        Err(e) => {
+            let response = reply::store_error(&e);
+            count_refused(response.status().as_u16());
+            response
+        }
     }
+}
+
+/// An update refused before or without the handler's answer (which counts its own commands).
+fn refused(rejection: &Rejection) -> Response {
+    count_refused(rejection.http_status());
+    reply::rejection(rejection)
+}
+
+fn count_refused(status: u16) {
+    convo_metrics::command(Transport::Http, "update", Outcome::Rejected, status);
 }
 
 fn update_request(
@@ -126,6 +141,7 @@ fn update_request(
             correlation_id,
         },
         idempotency,
+        transport: Transport::Http,
     }
 }
 

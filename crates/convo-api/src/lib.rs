@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 mod conversations;
 mod extract;
+pub mod ops;
 mod reply;
 
-pub use app::{AppState, ServerLimits, router, serve};
+pub use app::{AppState, ServerLimits, operational_router, router, serve};

@@ -263,6 +263,7 @@ async fn run_command(
             causation_id: "bench".into(),
         },
         idempotency: None,
+        transport: convo_store::Transport::Http,
     };
     let reply = handler
         .handle(&request, |decision| convo_store::Answer {

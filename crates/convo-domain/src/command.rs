@@ -45,6 +45,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// The command type as metrics label it.
+    pub fn type_label(&self) -> &'static str {
+        match self {
+            Self::Start(_) => "start",
+            Self::RecordMessage(_) => "record_message",
+            Self::MergeInto { .. } => "merge",
+            Self::AbsorbMerged { .. } => "absorb_merged",
+            Self::Update { .. } => "update",
+            Self::Delete => "delete",
+        }
+    }
+
     /// The staff on whose behalf the command runs, when one does.
     pub fn staff_uid(&self) -> Option<&str> {
         match self {

@@ -63,6 +63,17 @@ impl WireKind {
             Self::DeleteConversation {} => "DeleteConversation",
         }
     }
+
+    /// The command type as metrics label it (as [`crate::command::Action::type_label`]).
+    pub fn type_label(&self) -> &'static str {
+        match self {
+            Self::StartConversation(_) => "start",
+            Self::RecordMessage(_) => "record_message",
+            Self::MergeConversation { .. } => "merge",
+            Self::UpdateConversation { .. } => "update",
+            Self::DeleteConversation {} => "delete",
+        }
+    }
 }
 
 /// Why a message is not a command at all.

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use convo_kafka::LogContext;
+use convo_kafka::{KafkaConfig, LogContext};
 use convo_partitions::Member;
+use convo_partitions::lag::LagProbe;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -37,6 +38,9 @@ pub(crate) struct Deliveries {
     in_flight: VecDeque<InFlight>,
     /// Next offset to read per partition, acknowledged and not yet stored.
     acked: BTreeMap<i32, i64>,
+    /// Next offset to read per partition, as last stored (for the lag).
+    stored: BTreeMap<i32, i64>,
+    lag: LagProbe,
 }
 
 impl Deliveries {
@@ -45,7 +49,18 @@ impl Deliveries {
             producer,
             in_flight: VecDeque::new(),
             acked: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            lag: LagProbe::default(),
         }
+    }
+
+    /// When due, reports how far the stored positions of the partitions still held are behind
+    /// the broker.
+    pub fn report_lag(&mut self, kafka: &KafkaConfig, member: &Member) {
+        self.stored.retain(|partition, _| member.owns(*partition));
+        let topic = &kafka.topics.commands;
+        self.lag
+            .probe(kafka, topic, &self.stored, convo_metrics::intake_lag);
     }
 
     pub fn len(&self) -> usize {
@@ -135,7 +150,10 @@ impl Deliveries {
         let positions: Vec<(i32, i64)> = self.acked.iter().map(|(p, o)| (*p, *o)).collect();
         match member.claims.store_positions(&positions).await {
             Ok(lost) => {
-                self.acked.clear();
+                for (partition, position) in std::mem::take(&mut self.acked) {
+                    convo_metrics::intake_position(partition, position);
+                    self.stored.insert(partition, position);
+                }
                 if !lost.is_empty() {
                     tracing::warn!(partitions = ?lost, "partitions taken over by another member");
                     member.drop_lost(&lost);

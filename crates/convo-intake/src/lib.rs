@@ -30,9 +30,10 @@ use futures_util::future::join_all;
 use convo_domain::Outcome;
 use convo_domain::wire::{WireCommand, parse_command};
 use convo_kafka::{KafkaConfig, LogContext};
+use convo_metrics::DeadLetter;
 use convo_partitions::{Member, MemberError};
 use convo_store::upstream::{execute, failed_outcome};
-use convo_store::{CommandHandler, StoreError};
+use convo_store::{CommandHandler, StoreError, Transport};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
@@ -118,6 +119,7 @@ pub async fn run(
             }
             _ = heartbeat.tick() => {
                 deliveries.store_positions(&mut member).await;
+                deliveries.report_lag(&kafka, &member);
                 let release = member.rebalance().await;
                 if !release.is_empty() {
                     // What is handed back must be answered and stored first.
@@ -210,16 +212,20 @@ async fn answer(
 ) -> Option<Outgoing> {
     let payload = message.payload().unwrap_or_default();
     let parsed = if payload.len() > MAX_COMMAND_BYTES {
-        Err(format!(
-            "command message is {} bytes; the limit is {MAX_COMMAND_BYTES}",
-            payload.len()
+        Err((
+            DeadLetter::TooLarge,
+            format!(
+                "command message is {} bytes; the limit is {MAX_COMMAND_BYTES}",
+                payload.len()
+            ),
         ))
     } else {
-        parse_command(payload).map_err(|reason| reason.to_string())
+        parse_command(payload).map_err(|reason| (DeadLetter::Unparseable, reason.to_string()))
     };
     let command = match parsed {
         Ok(command) => command,
-        Err(reason) => {
+        Err((why, reason)) => {
+            convo_metrics::dead_letter(why);
             tracing::info!(%reason, partition = message.partition(), offset = message.offset(), "command dead-lettered");
             return Some(dead_letter(message, &reason, &kafka.topics.dead_letters));
         }
@@ -235,6 +241,13 @@ async fn answer(
             attempts += 1;
             if attempts >= config.max_attempts {
                 tracing::error!(command_id = %command.command_id, %error, attempts, "command keeps failing; answered with a 500 outcome");
+                let kind = command.kind.type_label();
+                convo_metrics::command(
+                    Transport::Kafka,
+                    kind,
+                    convo_metrics::Outcome::Rejected,
+                    500,
+                );
                 return Some(outcome_record(&command, &failed_outcome(&command), kafka));
             }
         }

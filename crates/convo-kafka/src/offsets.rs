@@ -23,6 +23,33 @@ pub struct Watermarks {
     pub high: i64,
 }
 
+impl Watermarks {
+    /// Records between `position` and the high watermark (a position below the low watermark
+    /// counts from there: the records before it are gone). `None` when the watermark is below
+    /// the position: some brokers (tansu) list watermarks too low, and that is not believed.
+    pub fn behind(&self, position: i64) -> Option<i64> {
+        (self.high >= position).then(|| self.high - position.max(self.low))
+    }
+}
+
+/// How far each of `positions` (partition, next offset) is behind its partition's high
+/// watermark, for the partitions where the broker reports one it can be believed about; empty
+/// when the broker does not answer.
+pub async fn behind(
+    config: &KafkaConfig,
+    topic: &str,
+    positions: &BTreeMap<i32, i64>,
+) -> BTreeMap<i32, i64> {
+    let partitions: Vec<i32> = positions.keys().copied().collect();
+    let marks = watermarks(config, topic, &partitions)
+        .await
+        .unwrap_or_default();
+    positions
+        .iter()
+        .filter_map(|(p, at)| Some((*p, marks.get(p)?.behind(*at)?)))
+        .collect()
+}
+
 /// The watermarks of `partitions` of `topic`; a partition the broker did not answer for (or
 /// answered with nonsense: negative, or low above high) is absent, and so are the ones after a
 /// partition it did not answer for in time.

@@ -10,6 +10,7 @@
 //!   stopped consumer's positions.
 
 pub mod claims;
+pub mod lag;
 pub mod member;
 pub mod positions;
 

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::parked::{Parking, park};
 use crate::project::{Applied, Incoming, ProjectError, Projection, apply_batch};
 use crate::read_models::ReadModel;
+use crate::report::Report;
 
 #[derive(Debug, Clone)]
 pub struct ProjectorConfig {
@@ -92,6 +93,7 @@ pub async fn run(
     let topic = kafka.topics.events.clone();
     let mut member = Member::join(&kafka, pool.clone(), &config.name, &topic, config.lease).await?;
     let mut heartbeat = tokio::time::interval(member.claims.heartbeat_interval());
+    let mut report = Report::new(config.model);
     tracing::info!(%topic, projector = %config.name, "projector started");
     loop {
         let batch = match next_batch(member.consumer(), &mut heartbeat, &config, &shutdown).await {
@@ -100,6 +102,9 @@ pub async fn run(
                 // Nothing is in flight between batches: what is handed back is fully stored.
                 let release = member.rebalance().await;
                 member.release(&release).await;
+                report
+                    .heartbeat(&config.name, &pool, &kafka, |p| member.owns(p))
+                    .await;
                 continue;
             }
             Next::Batch(batch) => incoming(&member, batch),
@@ -110,6 +115,7 @@ pub async fn run(
         let Some(applied) = apply(&config, &pool, &member, &topic, &batch, &shutdown).await else {
             break;
         };
+        report.applied(&applied.checkpoints, applied.applied + applied.skipped);
         if !applied.lost.is_empty() {
             member.drop_lost(&applied.lost);
         }

@@ -113,12 +113,10 @@ fn partition_status(claim: Position, behind: Option<i64>, parked: i64) -> Partit
     }
 }
 
-/// Records between the position and the high watermark (a position below the low watermark
-/// counts from there: the records before it are gone). `None` when the watermark is unknown or
-/// below the position.
+/// Records between the position and the high watermark ([`Watermarks::behind`]); `None` when the
+/// watermark is unknown or not believed.
 fn behind(claim: &Position, marks: Option<&Watermarks>) -> Option<i64> {
-    let marks = marks?;
-    (marks.high >= claim.next_offset).then(|| marks.high - claim.next_offset.max(marks.low))
+    marks?.behind(claim.next_offset)
 }
 
 /// Where to move a projection's positions.

@@ -19,6 +19,7 @@ pub mod query;
 pub mod read_models;
 pub mod refold;
 pub mod replay;
+mod report;
 pub mod unpark;
 
 pub use consumer::{ProjectorConfig, run};

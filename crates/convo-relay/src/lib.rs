@@ -147,6 +147,8 @@ pub async fn run(config: RelayConfig, kafka: KafkaConfig, shutdown: Cancellation
             throttle.reset();
         }
         let Err(e) = result else { continue };
+        // Between terms nothing is read: the oldest event waiting keeps ageing.
+        config.status.report_age();
         failures += 1;
         report(&config, &e, &mut throttle);
         let wait = config
@@ -229,6 +231,9 @@ async fn publish_term(
             outbox::read_batch(conn, &tx_id, position, config.batch_size),
         )
         .await?;
+        config
+            .status
+            .waiting(batch.first().map(|row| row.record.occurred_at));
         if batch.is_empty() {
             sleep_or_shutdown(config.idle_wait, shutdown).await;
             continue;
@@ -244,6 +249,7 @@ async fn publish_term(
                 outbox::store_position(conn, name, &tx_id, position, done),
             )
             .await?;
+            convo_metrics::relay_batch(done);
             if let Some(stall) = config.status.published() {
                 tracing::info!(relay = name, %stall, "relay resumed");
             }

@@ -56,6 +56,9 @@ pub struct RelayState {
     pub stalled: Option<Stall>,
     /// When a batch was last acknowledged by the broker (by this process).
     pub last_published_at: Option<DateTime<Utc>>,
+    /// When the oldest committed event not yet published occurred, as the leader last read it
+    /// (`None`: nothing waited, or not the leader).
+    pub oldest_unpublished: Option<DateTime<Utc>>,
 }
 
 /// The relay's state, shared between the relay task and whoever reports on it (`/readyz`).
@@ -80,7 +83,23 @@ impl RelayStatus {
     pub(crate) fn published(&self) -> Option<Stall> {
         let mut state = self.lock();
         state.last_published_at = Some(Utc::now());
+        convo_metrics::relay_stalled(false);
         state.stalled.take()
+    }
+
+    /// What the leader read next: the first event not yet published, if any.
+    pub(crate) fn waiting(&self, oldest: Option<DateTime<Utc>>) {
+        self.lock().oldest_unpublished = oldest;
+        self.report_age();
+    }
+
+    /// Sets the age metric from the oldest unpublished event last read.
+    pub(crate) fn report_age(&self) {
+        let oldest = self.lock().oldest_unpublished;
+        let age = oldest.map_or(Duration::ZERO, |at| {
+            (Utc::now() - at).to_std().unwrap_or(Duration::ZERO)
+        });
+        convo_metrics::relay_oldest_unpublished_age(age);
     }
 
     /// Records a stall; one that goes on (the same event, or the same guard) keeps its `since`.
@@ -96,6 +115,7 @@ impl RelayStatus {
             reason,
         };
         state.stalled = Some(stall.clone());
+        convo_metrics::relay_stalled(true);
         stall
     }
 
@@ -103,6 +123,7 @@ impl RelayStatus {
     pub(crate) fn clear_guard_stall(&self) -> Option<Stall> {
         let mut state = self.lock();
         if state.stalled.as_ref().is_some_and(|s| s.event.is_none()) {
+            convo_metrics::relay_stalled(false);
             return state.stalled.take();
         }
         None

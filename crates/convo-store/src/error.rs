@@ -50,6 +50,12 @@ impl StoreError {
         }
     }
 
+    /// Whether a concurrent writer changed what the transaction read: the `(conversation,
+    /// version)` key refused the append, or a merge target moved.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Raced) || self.sqlstate().as_deref() == Some("23505")
+    }
+
     /// Whether running the whole transaction again may succeed: a unique-key race, a
     /// serialization failure or a deadlock.
     pub fn is_retryable(&self) -> bool {

@@ -18,12 +18,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use convo_domain::{Conversation, Rejection, decide};
+use convo_metrics::Outcome;
 use lru::LruCache;
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::error::StoreError;
-use crate::handler::{Accepted, Answer, AnswerFn, MAX_ATTEMPTS, MAX_REROUTES, Request};
+use crate::handler::{Accepted, Answer, AnswerFn, MAX_ATTEMPTS, MAX_REROUTES, Request, outcome_of};
 use crate::store::{self, Append, NewOutcome, StoredOutcome};
 
 /// Most commands in one transaction.
@@ -117,17 +119,28 @@ async fn work(pool: PgPool, queue: Arc<Mutex<mpsc::Receiver<Job>>>, cache: Cache
 }
 
 /// Commits `batch` and answers each job: reruns a batch that raced, splits one that failed.
+/// Counts each command with its outcome, and the conflicts and retries each met.
 async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
     while !batch.is_empty() {
         let mut attempt = 0;
+        let started = Instant::now();
         let steps = loop {
             attempt += 1;
-            match run(&pool, &batch, &cache).await {
+            let e = match run(&pool, &batch, &cache).await {
                 Ok(steps) => break steps,
-                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                Err(e) => e,
+            };
+            for job in batch.iter().filter(|_| e.is_conflict()) {
+                convo_metrics::version_conflict(job.request.transport);
+            }
+            match e {
+                e if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    for job in &batch {
+                        convo_metrics::command_retry(job.request.transport);
+                    }
                     tracing::debug!(attempt, error = %e, commands = batch.len(), "retrying batch");
                 }
-                Err(e) if batch.len() > 1 && !e.is_unavailable() => {
+                e if batch.len() > 1 && !e.is_unavailable() => {
                     tracing::debug!(error = %e, commands = batch.len(), "batch failed; running its commands one by one");
                     let alone: Vec<_> = batch
                         .into_iter()
@@ -138,7 +151,7 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
                     }
                     return;
                 }
-                Err(e) if batch.len() > 1 => {
+                e if batch.len() > 1 => {
                     // The database is unreachable: every command fails alike, at once.
                     for job in batch {
                         let _ = job
@@ -148,7 +161,7 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
                     tracing::debug!(error = %e, "batch failed: database unavailable");
                     return;
                 }
-                Err(e) => {
+                e => {
                     let e = if e.is_retryable() {
                         StoreError::Contended { attempts: attempt }
                     } else {
@@ -161,10 +174,24 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
                 }
             }
         };
+        let elapsed = started.elapsed();
         let mut rerouted = Vec::new();
         for (mut job, step) in batch.into_iter().zip(steps) {
             match step {
-                Step::Answered(answer) => {
+                Step::Answered(answer, outcome) => {
+                    let kind = job.request.command.action.type_label();
+                    convo_metrics::command(job.request.transport, kind, outcome, answer.status);
+                    let _ = job.reply.send(Ok(answer));
+                }
+                Step::Appended(answer) => {
+                    let kind = job.request.command.action.type_label();
+                    convo_metrics::command(
+                        job.request.transport,
+                        kind,
+                        Outcome::Accepted,
+                        answer.status,
+                    );
+                    convo_metrics::append_duration(elapsed);
                     let _ = job.reply.send(Ok(answer));
                 }
                 Step::Rerouted if job.reroutes < MAX_REROUTES => {
@@ -188,7 +215,11 @@ fn alone(pool: PgPool, job: Job, cache: Cache) -> Pin<Box<dyn Future<Output = ()
 
 /// What became of one command of a committed batch.
 enum Step {
-    Answered(Answer),
+    /// Answered without appending anything (a rejection, a replay, a command that changed
+    /// nothing), with how it counts.
+    Answered(Answer, Outcome),
+    /// Its events were appended.
+    Appended(Answer),
     /// Its conversation was merged after the route was read: run it again.
     Rerouted,
 }
@@ -289,21 +320,22 @@ impl Decided {
         if let Some(idem) = &request.idempotency
             && let Some(first) = stored.get(&idem.key)
         {
-            return Step::Answered(if first.request_hash == idem.request_hash {
-                Answer {
+            if first.request_hash == idem.request_hash {
+                let answer = Answer {
                     status: first.status,
                     body: first.body.clone(),
-                }
-            } else {
-                (job.answer_with)(&Err(Rejection::conflict(
-                    "this idempotency key was used with a different request",
-                )))
-            });
+                };
+                return Step::Answered(answer, Outcome::Replayed);
+            }
+            let conflict =
+                Rejection::conflict("this idempotency key was used with a different request");
+            return Step::Answered((job.answer_with)(&Err(conflict)), Outcome::Rejected);
         }
         let routed = convo_domain::Command {
             conversation_uid: state.uid.clone(),
             ..request.command.clone()
         };
+        let mut appended = false;
         let decision = match decide(state, &routed) {
             Ok(events) => {
                 let before = state.version;
@@ -312,6 +344,7 @@ impl Decided {
                 if !events.is_empty() {
                     let uid = state.uid.clone();
                     self.writes.push((index, before, events.clone(), uid));
+                    appended = true;
                 }
                 Ok(Accepted {
                     state: after,
@@ -340,6 +373,11 @@ impl Decided {
                 outcome,
             });
         }
-        Step::Answered(answer)
+        if appended {
+            Step::Appended(answer)
+        } else {
+            let outcome = outcome_of(&answer);
+            Step::Answered(answer, outcome)
+        }
     }
 }

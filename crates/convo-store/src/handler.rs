@@ -15,7 +15,9 @@ use std::sync::{Arc, OnceLock};
 use convo_domain::command::Action;
 use convo_domain::state::Lifecycle;
 use convo_domain::{Command, Conversation, Event, Rejection, decide};
+use convo_metrics::{Outcome, Transport};
 use sqlx::{PgConnection, PgPool};
+use tokio::time::Instant;
 
 use crate::error::StoreError;
 use crate::group::Committer;
@@ -63,6 +65,8 @@ pub struct Request {
     pub command: Command,
     pub metadata: Metadata,
     pub idempotency: Option<Idempotency>,
+    /// How the command arrived (metrics label the commands with it).
+    pub transport: Transport,
 }
 
 /// A command the aggregate accepted.
@@ -102,6 +106,8 @@ impl CommandHandler {
 
     /// Runs one command. `answer_with` turns the decision into what the transport answers; with an
     /// idempotency key, that answer is stored in the same transaction and returned to retries.
+    /// Counts the command (with its outcome), the conflicts and retries it met (the group
+    /// commit does, for commands other than merges).
     #[tracing::instrument(name = "command", skip_all, fields(
         conversation = %request.command.conversation_uid,
         business = %request.command.business_uid,
@@ -123,18 +129,29 @@ impl CommandHandler {
                 .submit(request.clone(), Box::new(answer_with))
                 .await;
         }
+        let transport = request.transport;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.merge(request, &answer_with).await {
-                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "retrying command");
+            let error = match self.merge(request, &answer_with).await {
+                Ok((answer, outcome)) => {
+                    let kind = request.command.action.type_label();
+                    convo_metrics::command(transport, kind, outcome, answer.status);
+                    return Ok(answer);
                 }
-                Err(e) if e.is_retryable() => {
-                    return Err(StoreError::Contended { attempts: attempt });
-                }
-                other => return other,
+                Err(e) => e,
+            };
+            if !error.is_retryable() {
+                return Err(error);
             }
+            if error.is_conflict() {
+                convo_metrics::version_conflict(transport);
+            }
+            if attempt >= MAX_ATTEMPTS {
+                return Err(StoreError::Contended { attempts: attempt });
+            }
+            convo_metrics::command_retry(transport);
+            tracing::debug!(attempt, %error, "retrying command");
         }
     }
 
@@ -143,7 +160,8 @@ impl CommandHandler {
         &self,
         request: &Request,
         answer_with: &impl Fn(&Result<Accepted, Rejection>) -> Answer,
-    ) -> Result<Answer, StoreError> {
+    ) -> Result<(Answer, Outcome), StoreError> {
+        let started = Instant::now();
         let mut tx = self.pool.begin().await?;
         let command = &request.command;
         let Action::MergeInto { target_uid } = &command.action else {
@@ -159,19 +177,22 @@ impl CommandHandler {
                 .remove(&idem.key)
         {
             tx.rollback().await?;
-            let answer = if first.request_hash == idem.request_hash {
-                Answer {
+            let replay = if first.request_hash == idem.request_hash {
+                let answer = Answer {
                     status: first.status,
                     body: first.body,
-                }
+                };
+                (answer, Outcome::Replayed)
             } else {
-                answer_with(&Err(Rejection::conflict(
+                let answer = answer_with(&Err(Rejection::conflict(
                     "this idempotency key was used with a different request",
-                )))
+                )));
+                (answer, Outcome::Rejected)
             };
-            return Ok(answer);
+            return Ok(replay);
         }
 
+        let mut appended = false;
         let decision = match decision {
             Decided::Accepted(writes) => {
                 for write in &writes {
@@ -186,6 +207,7 @@ impl CommandHandler {
                         metadata: &request.metadata,
                     };
                     store::append(&mut tx, &append, Some(&write.after)).await?;
+                    appended = true;
                 }
                 if let [source, target] = &writes[..] {
                     store::insert_route(&mut tx, &source.before.uid, &target.before.uid).await?;
@@ -214,7 +236,20 @@ impl CommandHandler {
             store::insert_outcomes(&mut tx, &[outcome]).await?;
         }
         tx.commit().await?;
-        Ok(answer)
+        if appended {
+            convo_metrics::append_duration(started.elapsed());
+        }
+        let outcome = outcome_of(&answer);
+        Ok((answer, outcome))
+    }
+}
+
+/// How a command that was decided (not replayed) counts: accepted when answered 2xx.
+pub(crate) fn outcome_of(answer: &Answer) -> Outcome {
+    if (200..300).contains(&answer.status) {
+        Outcome::Accepted
+    } else {
+        Outcome::Rejected
     }
 }
 

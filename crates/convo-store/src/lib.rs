@@ -12,6 +12,7 @@ pub mod history;
 pub mod store;
 pub mod upstream;
 
+pub use convo_metrics::Transport;
 pub use error::StoreError;
 pub use handler::{Accepted, Answer, CommandHandler, Idempotency, Request};
 pub use store::Metadata;

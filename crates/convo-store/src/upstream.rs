@@ -4,6 +4,8 @@
 use chrono::Utc;
 use convo_domain::wire::WireCommand;
 use convo_domain::{Outcome, Rejection};
+use convo_metrics::Outcome::Rejected;
+use convo_metrics::Transport;
 use serde_json::json;
 
 use crate::error::StoreError;
@@ -15,7 +17,11 @@ pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Out
     let command = match wire.to_command(Utc::now()) {
         Ok(command) => command,
         // An invalid body never reaches the store, so a retry validates it again: same answer.
-        Err(rejection) => return Ok(outcome(wire, &Err(rejection))),
+        Err(rejection) => {
+            let status = rejection.http_status();
+            convo_metrics::command(Transport::Kafka, wire.kind.type_label(), Rejected, status);
+            return Ok(outcome(wire, &Err(rejection)));
+        }
     };
     let request = Request {
         command,
@@ -31,6 +37,7 @@ pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Out
             format!("cmd:{}", wire.command_id),
             &[wire.canonical.as_bytes()],
         )),
+        transport: Transport::Kafka,
     };
     let answered = wire.clone();
     let reply = handler

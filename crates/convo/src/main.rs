@@ -10,6 +10,7 @@ mod progress;
 mod projector_cmd;
 mod replay;
 mod serve;
+mod settings;
 mod state;
 mod submit;
 mod tail;
@@ -131,6 +132,9 @@ enum Cmd {
     History(history::HistoryArgs),
     /// Show a conversation as it was at a version or a time: the aggregate and the API rendering.
     State(state::StateArgs),
+    /// Print the README's settings table (every `convo serve` setting) from this build's flags.
+    #[command(hide = true)]
+    Settings,
     /// Seed a few realistic conversations and print ready-to-run curl lines.
     Demo {
         #[command(flatten)]
@@ -249,6 +253,12 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Cmd) -> anyhow::Result<()> {
     match command {
         Cmd::Serve(args) => serve::run(args).await,
+        Cmd::Settings => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            cli.build();
+            print!("{}", settings::table(&cli));
+            Ok(())
+        }
         Cmd::Migrate(db) => {
             let pool = convo_store::connect(&db.database_url, 2).await?;
             convo_store::MIGRATOR.run(&pool).await?;

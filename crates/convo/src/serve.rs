@@ -29,6 +29,18 @@ pub enum Role {
     Projector,
 }
 
+impl Role {
+    /// The role's `--roles` name.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Relay => "relay",
+            Self::Intake => "intake",
+            Self::Projector => "projector",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -43,7 +55,8 @@ pub struct ServeArgs {
         default_value = "api,relay,intake,projector"
     )]
     roles: Vec<Role>,
-    /// Address the HTTP API listens on.
+    /// Address the HTTP listener binds: the API with the `api` role, and `/metrics` whatever the
+    /// roles.
     #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Seconds a connection may take to send a request's headers.
@@ -77,10 +90,16 @@ pub struct ServeArgs {
     /// gets 401. Unset, `aud` is not checked.
     #[arg(long, env = "CONVO_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
+    /// Seconds each role may take to stop after SIGTERM or Ctrl-C (the API answers the requests
+    /// in progress, the relay ends its batch, intake and projectors commit their positions);
+    /// after it the process exits anyway, naming the roles that did not finish.
+    #[arg(long, env = "CONVO_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let roles: BTreeSet<Role> = args.roles.iter().copied().collect();
+    convo_metrics::install();
     let pool = convo_store::connect(&args.db.database_url, args.db.db_pool)
         .await
         .context("connecting to PostgreSQL")?;
@@ -98,8 +117,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let shutdown = CancellationToken::new();
-    let mut tasks = JoinSet::new();
-    if roles.contains(&Role::Api) {
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let (mut tasks, mut running) = (JoinSet::new(), Vec::new());
+    // The listener always runs (an operator scrapes /metrics of every process); the API routes
+    // only with the api role.
+    let router = if roles.contains(&Role::Api) {
         let verifier = Verifier::new(&AuthConfig {
             hs_secret: args.jwt_secret.clone(),
             public_key_pem_files: args.jwt_public_key.clone(),
@@ -108,47 +130,46 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             audience: args.jwt_audience.clone(),
         })
         .context("loading token verification keys")?;
-        let state = convo_api::AppState {
+        convo_api::router(convo_api::AppState {
             handler: CommandHandler::new(pool.clone()),
             verifier: Arc::new(verifier),
-        };
-        // Bound here, so that an address in use ends the process at startup.
-        let mut listener = Some(
-            tokio::net::TcpListener::bind(args.listen)
+        })
+    } else {
+        convo_api::operational_router()
+    };
+    // Bound here, so that an address in use ends the process at startup.
+    let mut listener = Some(
+        tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?,
+    );
+    let (address, stop) = (args.listen, shutdown.clone());
+    let limits = convo_api::ServerLimits {
+        header_read_timeout: Duration::from_secs(args.http_header_timeout),
+        request_timeout: Duration::from_secs(args.http_request_timeout),
+        max_connections: args.http_max_connections.max(1),
+        drain_timeout: grace,
+    };
+    running.push(Role::Api);
+    tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
+        let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
+        async move {
+            let listener = match bound {
+                Some(listener) => listener,
+                None => tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding {address}"))?,
+            };
+            tracing::info!(address = %listener.local_addr()?, "HTTP listening");
+            convo_api::serve(listener, router, limits, stop.cancelled_owned())
                 .await
-                .with_context(|| format!("binding {}", args.listen))?,
-        );
-        let (address, stop) = (args.listen, shutdown.clone());
-        let limits = convo_api::ServerLimits {
-            header_read_timeout: Duration::from_secs(args.http_header_timeout),
-            request_timeout: Duration::from_secs(args.http_request_timeout),
-            max_connections: args.http_max_connections.max(1),
-            ..Default::default()
-        };
-        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
-            let (state, stop, bound) = (state.clone(), stop.clone(), listener.take());
-            async move {
-                let listener = match bound {
-                    Some(listener) => listener,
-                    None => tokio::net::TcpListener::bind(address)
-                        .await
-                        .with_context(|| format!("binding {address}"))?,
-                };
-                tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-                convo_api::serve(
-                    listener,
-                    convo_api::router(state),
-                    limits,
-                    stop.cancelled_owned(),
-                )
-                .await
-                .context("HTTP API")
-            }
-        }));
-    }
+                .context("HTTP listener")
+        }
+    }));
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
+        running.push(Role::Relay);
         tasks.spawn(supervise(Role::Relay, shutdown.clone(), move || {
             let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
             async move {
@@ -163,6 +184,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
             CommandHandler::new(pool.clone()),
         );
+        running.push(Role::Intake);
         tasks.spawn(supervise(Role::Intake, shutdown.clone(), move || {
             let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
             async move {
@@ -176,6 +198,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         // One projector per read model, each with its own claims and positions.
         for model in convo_projector::ReadModel::ALL {
             let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
+            running.push(Role::Projector);
             tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
                 let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
                 async move {
@@ -193,15 +216,56 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         signal.cancel();
     });
-    while tasks.join_next().await.is_some() {}
-    tracing::info!("stopped");
+    let unfinished = stop_within(tasks, running, &shutdown, grace).await;
+    if unfinished.is_empty() {
+        tracing::info!("stopped");
+    } else {
+        tracing::warn!(roles = ?unfinished, ?grace, "exiting although these roles did not stop within the grace period");
+    }
     Ok(())
+}
+
+/// Waits for every role to end. Once `shutdown` is cancelled it waits at most `grace` more, and
+/// returns the roles of `running` (one entry per task) still running then; the caller exits, which
+/// drops them.
+async fn stop_within(
+    mut tasks: JoinSet<Role>,
+    mut running: Vec<Role>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> Vec<Role> {
+    let mut deadline = None;
+    loop {
+        let joined = match deadline {
+            None => tokio::select! {
+                joined = tasks.join_next() => joined,
+                () = shutdown.cancelled() => {
+                    deadline = Some(Instant::now() + grace);
+                    continue;
+                }
+            },
+            Some(at) => match tokio::time::timeout_at(at, tasks.join_next()).await {
+                Ok(joined) => joined,
+                Err(_) => return running,
+            },
+        };
+        match joined {
+            None => return Vec::new(),
+            Some(Ok(role)) => {
+                if let Some(at) = running.iter().position(|r| *r == role) {
+                    running.remove(at);
+                }
+            }
+            // A supervisor cannot panic (it catches its role's panics); nothing to name.
+            Some(Err(_)) => {}
+        }
+    }
 }
 
 /// Runs a role until shutdown. A role that fails (returns an error, or panics) is started again
 /// after a pause that doubles from 1 s up to a minute (back to 1 s once it ran for a minute),
 /// while the other roles, the API included, keep running.
-async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F)
+async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F) -> Role
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -213,22 +277,23 @@ where
     loop {
         let started = Instant::now();
         let error = match tokio::spawn(start()).await {
-            Ok(Ok(())) => return,
+            Ok(Ok(())) => return role,
             Ok(Err(e)) => format!("{e:#}"),
             Err(e) => format!("panicked: {e}"),
         };
         if shutdown.is_cancelled() {
             tracing::error!(?role, %error, "role failed while stopping");
-            return;
+            return role;
         }
         if started.elapsed() >= MAX_WAIT {
             wait = FIRST_WAIT;
         }
         restarts += 1;
+        convo_metrics::role_restart(role.name());
         tracing::error!(?role, %error, restarts, retry_in = ?wait, "role failed; restarting it");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return role,
         }
         wait = (wait * 2).min(MAX_WAIT);
     }
@@ -263,6 +328,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failing_or_panicking_role_is_started_again_until_it_ends_cleanly() {
+        convo_metrics::install();
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
         supervise(Role::Projector, CancellationToken::new(), move || {
@@ -277,6 +343,11 @@ mod tests {
         })
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 3);
+        let metrics = convo_metrics::render();
+        assert!(
+            metrics.contains(r#"convo_role_restarts_total{role="projector"} 2"#),
+            "{metrics}"
+        );
     }
 
     #[tokio::test]
@@ -297,5 +368,58 @@ mod tests {
             2,
             "started, failed, restarted after 1 s"
         );
+    }
+
+    #[tokio::test]
+    async fn after_the_grace_period_the_roles_that_ignore_shutdown_are_named_and_left() {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let stop = shutdown.clone();
+        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                Ok(())
+            }
+        }));
+        tasks.spawn(supervise(Role::Relay, shutdown.clone(), || {
+            std::future::pending::<anyhow::Result<()>>()
+        }));
+        let roles = vec![Role::Api, Role::Relay];
+        shutdown.cancel();
+        let started = Instant::now();
+        let unfinished = stop_within(tasks, roles, &shutdown, Duration::from_millis(200)).await;
+        assert_eq!(unfinished, vec![Role::Relay]);
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_secs(2),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn roles_that_stop_in_time_end_the_wait_before_the_grace_period() {
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        for role in [Role::Intake, Role::Projector] {
+            let stop = shutdown.clone();
+            tasks.spawn(supervise(role, shutdown.clone(), move || {
+                let stop = stop.clone();
+                async move {
+                    stop.cancelled().await;
+                    Ok(())
+                }
+            }));
+        }
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            stop.cancel();
+        });
+        let started = Instant::now();
+        let roles = vec![Role::Intake, Role::Projector];
+        let unfinished = stop_within(tasks, roles, &shutdown, Duration::from_secs(30)).await;
+        assert!(unfinished.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

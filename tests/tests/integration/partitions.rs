@@ -364,6 +364,15 @@ async fn a_conversation_whose_events_cannot_be_applied_is_parked_and_the_others_
     .unwrap();
     assert_eq!((version, attempts), (3, 5));
     assert!(reason.contains("does not decode"), "{reason}");
+    // `/metrics` counts it at the projector's next heartbeat.
+    eventually(Duration::from_secs(10), "the parked gauge", || async {
+        let parked = "convo_projector_parked_conversations";
+        app.scrape()
+            .await
+            .value(parked, &[("model", "conversations")])
+            == 1.0
+    })
+    .await;
     // Its later events wait while it is parked.
     app.put_ok(bad, json!({"archived": true})).await;
     eventually(

@@ -27,7 +27,7 @@ async fn stored_relay(app: &TestApp) -> StoredRelay {
 
 /// Appends a message event of `bytes` text to `uid` directly (as an older build without the
 /// event size limit could have).
-async fn append_large_message(app: &TestApp, uid: &str, bytes: usize) {
+pub(crate) async fn append_large_message(app: &TestApp, uid: &str, bytes: usize) {
     let mut tx = app.pool.begin().await.unwrap();
     let state = store::load(&mut tx, uid).await.unwrap();
     let event = Event {
