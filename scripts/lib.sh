@@ -431,8 +431,10 @@ _convo_broker_spawn() {
   _convo_close_fds
   # tansu reads a .env from its working directory: give it an empty one.
   rm -rf "$dir/cwd" && mkdir -p "$dir/cwd" && cd "$dir/cwd" || return 1
-  # tansu's other settings also come from these variables: keep a caller's values out.
-  unset CLUSTER_ID SCHEMA_REGISTRY OTEL_EXPORTER_OTLP_ENDPOINT LISTENER_URL ADVERTISED_LISTENER_URL STORAGE_ENGINE
+  # tansu's other settings also come from these variables: keep a caller's values out (RUST_LOG
+  # meant for convo, as in `RUST_LOG=info,convo_api=debug scripts/run.sh`, is not tansu's: with
+  # it, tansu's log grew to 9.5 GB in half an hour).
+  unset CLUSTER_ID SCHEMA_REGISTRY OTEL_EXPORTER_OTLP_ENDPOINT LISTENER_URL ADVERTISED_LISTENER_URL STORAGE_ENGINE RUST_LOG
   local args
   case $CONVO_BROKER in
     tansu) args=(broker --listener-url "$url" --advertised-listener-url "$url" --storage-engine memory://tansu/) ;;

@@ -153,9 +153,13 @@ impl TestApp {
     /// as the JSON record the outcomes topic carries.
     pub async fn command(&self, command: Value) -> Value {
         let wire = parse_command(command.to_string().as_bytes()).expect("a well-formed command");
-        let outcome = convo_store::upstream::execute(&self.handler(), &wire)
-            .await
-            .expect("the store answers");
+        let outcome = convo_store::upstream::execute(
+            &self.handler(),
+            &wire,
+            &convo_trace::TraceContext::root(),
+        )
+        .await
+        .expect("the store answers");
         serde_json::to_value(outcome).expect("an outcome serializes")
     }
 

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(conversations::health))
         .fallback(conversations::no_route)
         .method_not_allowed_fallback(conversations::method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::trace::request_span))
         .with_state(state)
         .merge(ops::routes())
         .layer(from_fn(ops::record_http))

@@ -1,7 +1,7 @@
 //! `/v2/conversations/{id}` (spec §1–§9).
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{Extension, FromRequestParts, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Utc;
@@ -11,6 +11,7 @@ use convo_domain::validate::{MAX_BODY_BYTES, parse_update_body};
 use convo_domain::{Rejection, Uid, UpdateChanges};
 use convo_metrics::Outcome;
 use convo_store::{Answer, Idempotency, Metadata, Request, Transport, store};
+use convo_trace::TraceContext;
 use serde::Deserialize;
 
 use crate::app::AppState;
@@ -34,6 +35,7 @@ pub async fn update(
     identity: Identity,
     PathUid(uid): PathUid,
     VcitaQuery(params): VcitaQuery<Params>,
+    trace: Option<Extension<TraceContext>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -61,12 +63,12 @@ pub async fn update(
     let depth = depth_from_full_client(params.full_client.as_deref());
     let request = update_request(
         uid.as_str(),
+        metadata(&headers, trace.as_deref()),
         &identity,
         changes,
         idempotency_key,
         &bytes,
         depth,
-        &headers,
     );
     let staff = identity.staff_uid.clone();
     let now = request.command.now;
@@ -103,19 +105,30 @@ fn count_refused(status: u16) {
     convo_metrics::command(Transport::Http, "update", Outcome::Rejected, status);
 }
 
+/// Who and what caused an update: a new command id, the caller's `X-Correlation-Id` (else the
+/// command id), and the command's span in the request's trace.
+fn metadata(headers: &HeaderMap, request_trace: Option<&TraceContext>) -> Metadata {
+    let command_id = uuid::Uuid::new_v4().to_string();
+    let correlation_id = KeyHeader::read(headers, "x-correlation-id")
+        .valid()
+        .unwrap_or_else(|| command_id.clone());
+    Metadata {
+        causation_id: command_id.clone(),
+        command_id,
+        correlation_id,
+        trace: TraceContext::child_of(request_trace),
+    }
+}
+
 fn update_request(
     uid: &str,
+    metadata: Metadata,
     identity: &Identity,
     changes: UpdateChanges,
     idempotency_key: Option<String>,
     body: &[u8],
     depth: Depth,
-    headers: &HeaderMap,
 ) -> Request {
-    let command_id = uuid::Uuid::new_v4().to_string();
-    let correlation_id = KeyHeader::read(headers, "x-correlation-id")
-        .valid()
-        .unwrap_or_else(|| command_id.clone());
     let idempotency = idempotency_key.map(|key| {
         // Keys are the caller's: scope them so callers can never see each other's outcomes.
         let key = format!(
@@ -135,11 +148,7 @@ fn update_request(
                 changes,
             },
         },
-        metadata: Metadata {
-            causation_id: command_id.clone(),
-            command_id,
-            correlation_id,
-        },
+        metadata,
         idempotency,
         transport: Transport::Http,
     }

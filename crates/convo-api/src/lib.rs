@@ -10,5 +10,6 @@ mod conversations;
 mod extract;
 pub mod ops;
 mod reply;
+mod trace;
 
 pub use app::{AppState, ServerLimits, operational_router, router, serve};

@@ -261,6 +261,7 @@ async fn run_command(
             command_id: uuid::Uuid::new_v4().to_string(),
             correlation_id: "bench".into(),
             causation_id: "bench".into(),
+            trace: convo_trace::TraceContext::root(),
         },
         idempotency: None,
         transport: convo_store::Transport::Http,
@@ -402,6 +403,7 @@ async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
                         command_id: "seed".into(),
                         correlation_id: "seed".into(),
                         causation_id: "seed".into(),
+                        trace: convo_trace::TraceContext::root(),
                     };
                     store::append(
                         &mut tx,

@@ -34,8 +34,9 @@ use convo_metrics::DeadLetter;
 use convo_partitions::{Member, MemberError};
 use convo_store::upstream::{execute, failed_outcome};
 use convo_store::{CommandHandler, StoreError, Transport};
+use convo_trace::TraceContext;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use tokio_util::sync::CancellationToken;
 
@@ -198,10 +199,15 @@ async fn answer_all(
     replies.into_iter().map_while(|reply| reply).collect()
 }
 
-/// The reply to one message, retried as the module says. `None` on shutdown.
+/// The reply to one message, retried as the module says. `None` on shutdown. The message is a
+/// span of the trace its `traceparent` header names (a new trace without one); the command is its
+/// child, and the outcome record carries the message's span as its `traceparent`.
 #[tracing::instrument(name = "intake_message", skip_all, fields(
     partition = message.partition(),
     offset = message.offset(),
+    trace_id = tracing::field::Empty,
+    span_id = tracing::field::Empty,
+    parent_id = tracing::field::Empty,
 ))]
 async fn answer(
     message: &BorrowedMessage<'_>,
@@ -210,6 +216,7 @@ async fn answer(
     config: &IntakeConfig,
     shutdown: &CancellationToken,
 ) -> Option<Outgoing> {
+    let trace = message_trace(message);
     let payload = message.payload().unwrap_or_default();
     let parsed = if payload.len() > MAX_COMMAND_BYTES {
         Err((
@@ -233,8 +240,8 @@ async fn answer(
     let mut attempts = 0;
     let mut wait = config.retry_wait;
     loop {
-        let error = match execute(handler, &command).await {
-            Ok(outcome) => return Some(outcome_record(&command, &outcome, kafka)),
+        let error = match execute(handler, &command, &trace).await {
+            Ok(outcome) => return Some(outcome_record(&command, &outcome, kafka, &trace)),
             Err(error) => error,
         };
         if !cured_by_retrying(&error) {
@@ -248,7 +255,12 @@ async fn answer(
                     convo_metrics::Outcome::Rejected,
                     500,
                 );
-                return Some(outcome_record(&command, &failed_outcome(&command), kafka));
+                return Some(outcome_record(
+                    &command,
+                    &failed_outcome(&command),
+                    kafka,
+                    &trace,
+                ));
             }
         }
         tracing::warn!(command_id = %command.command_id, %error, attempts, "command not processed; retrying");
@@ -281,8 +293,34 @@ fn cured_by_retrying(error: &StoreError) -> bool {
     }
 }
 
-fn outcome_record(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig) -> Outgoing {
+/// The message's span: a child of the message's `traceparent` header when it is valid, else the
+/// first span of a new trace. Recorded on the current (`intake_message`) span.
+fn message_trace(message: &BorrowedMessage<'_>) -> TraceContext {
+    let parent = message.headers().and_then(|headers| {
+        headers
+            .iter()
+            .find(|h| h.key == convo_trace::HEADER)
+            .and_then(|h| std::str::from_utf8(h.value?).ok())
+            .and_then(TraceContext::parse)
+    });
+    let trace = TraceContext::child_of(parent.as_ref());
+    let span = tracing::Span::current();
+    span.record("trace_id", trace.trace_id().as_str());
+    span.record("span_id", trace.span_id().as_str());
+    if let Some(parent) = parent {
+        span.record("parent_id", parent.span_id().as_str());
+    }
+    trace
+}
+
+fn outcome_record(
+    command: &WireCommand,
+    outcome: &Outcome,
+    kafka: &KafkaConfig,
+    trace: &TraceContext,
+) -> Outgoing {
     let key = outcome.conversation_uid().as_bytes().to_vec();
+    let traceparent = trace.traceparent();
     let headers = OwnedHeaders::new()
         .insert(Header {
             key: "command_id",
@@ -291,6 +329,10 @@ fn outcome_record(command: &WireCommand, outcome: &Outcome, kafka: &KafkaConfig)
         .insert(Header {
             key: "content-type",
             value: Some("application/json"),
+        })
+        .insert(Header {
+            key: convo_trace::HEADER,
+            value: Some(traceparent.as_str()),
         });
     Outgoing {
         topic: kafka.topics.outcomes.clone(),

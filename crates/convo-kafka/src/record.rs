@@ -26,6 +26,8 @@ pub struct EventRecord {
     pub correlation_id: String,
     pub causation_id: String,
     pub occurred_at: DateTime<Utc>,
+    /// The W3C `traceparent` header: the span of the command that wrote the event.
+    pub traceparent: String,
     /// The payload as JSON text.
     pub payload: String,
 }
@@ -40,13 +42,19 @@ pub enum RecordError {
     NoPayload,
 }
 
+/// The `traceparent` of an event stored before the store kept the command's (or of a record
+/// without the header), derived deterministically: the trace is the correlation id (every event of
+/// one request shares it), the span is the event.
+pub fn derived_traceparent(correlation_id: &str, event_id: Uuid) -> String {
+    let trace = Uuid::new_v5(&Uuid::NAMESPACE_OID, correlation_id.as_bytes());
+    let span = &event_id.simple().to_string()[..16];
+    format!("00-{}-{span}-01", trace.simple())
+}
+
 impl EventRecord {
-    /// W3C `traceparent`, derived deterministically: the trace is the correlation id (every
-    /// event of one request shares it), the span is the event.
-    pub fn traceparent(&self) -> String {
-        let trace = Uuid::new_v5(&Uuid::NAMESPACE_OID, self.correlation_id.as_bytes());
-        let span = &self.event_id.simple().to_string()[..16];
-        format!("00-{}-{span}-01", trace.simple())
+    /// The trace the event belongs to, when its `traceparent` is valid.
+    pub fn trace(&self) -> Option<convo_trace::TraceContext> {
+        convo_trace::TraceContext::parse(&self.traceparent)
     }
 
     pub fn ce_type(&self) -> String {
@@ -81,7 +89,7 @@ impl EventRecord {
         add("ce_commandid", &self.command_id);
         add("ce_correlationid", &self.correlation_id);
         add("ce_causationid", &self.causation_id);
-        add("traceparent", &self.traceparent());
+        add(convo_trace::HEADER, &self.traceparent);
         headers
     }
 
@@ -113,8 +121,14 @@ impl EventRecord {
             .payload()
             .ok_or(RecordError::NoPayload)
             .map(|p| String::from_utf8_lossy(p).into_owned())?;
+        let event_id: Uuid = get("ce_id")?.parse().map_err(|e| parse_err("ce_id")(&e))?;
+        let correlation_id = get("ce_correlationid")?;
+        let traceparent = found
+            .get(convo_trace::HEADER)
+            .cloned()
+            .unwrap_or_else(|| derived_traceparent(&correlation_id, event_id));
         Ok(Self {
-            event_id: get("ce_id")?.parse().map_err(|e| parse_err("ce_id")(&e))?,
+            event_id,
             conversation_uid: get("ce_subject")?,
             version: get("ce_aggregateversion")?
                 .parse()
@@ -126,11 +140,12 @@ impl EventRecord {
             business_uid: get("ce_businessuid")?,
             actor_staff_uid: found.get("ce_actorstaffuid").cloned(),
             command_id: get("ce_commandid")?,
-            correlation_id: get("ce_correlationid")?,
+            correlation_id,
             causation_id: get("ce_causationid")?,
             occurred_at: DateTime::parse_from_rfc3339(&get("ce_time")?)
                 .map_err(|e| parse_err("ce_time")(&e))?
                 .to_utc(),
+            traceparent,
             payload,
         })
     }
@@ -152,7 +167,7 @@ impl EventRecord {
             "commandid": self.command_id,
             "correlationid": self.correlation_id,
             "causationid": self.causation_id,
-            "traceparent": self.traceparent(),
+            "traceparent": self.traceparent,
             "data": data,
         });
         if let Some(actor) = &self.actor_staff_uid {
@@ -182,6 +197,7 @@ mod tests {
             occurred_at: DateTime::parse_from_rfc3339("2026-05-06T10:31:21.123456Z")
                 .unwrap()
                 .to_utc(),
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into(),
             payload: r#"{"type":"Archived"}"#.into(),
         }
     }
@@ -202,11 +218,12 @@ mod tests {
     }
 
     #[test]
-    fn traceparent_is_w3c_and_stable() {
-        let tp = record().traceparent();
-        assert_eq!(tp.len(), 55);
-        assert!(tp.starts_with("00-") && tp.ends_with("-01"));
-        assert_eq!(tp, record().traceparent());
+    fn a_derived_traceparent_is_w3c_and_stable() {
+        // Event ids are UUIDv5 (the store's `event_id`).
+        let event_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, b"conv1/7");
+        let tp = derived_traceparent("corr", event_id);
+        assert!(convo_trace::TraceContext::parse(&tp).is_some(), "{tp}");
+        assert_eq!(tp, derived_traceparent("corr", event_id));
     }
 
     #[test]

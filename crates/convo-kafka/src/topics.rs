@@ -152,6 +152,15 @@ pub async fn check(config: &KafkaConfig) -> Result<Vec<Difference>, KafkaError> 
     Ok(differences)
 }
 
+/// Ok when a broker answers a metadata request within `timeout` (readiness: `/readyz`).
+pub async fn reachable(config: &KafkaConfig, timeout: Duration) -> Result<(), KafkaError> {
+    let client: BaseConsumer<LogContext> = config.base_config().create_with_context(LogContext)?;
+    tokio::task::spawn_blocking(move || client.fetch_metadata(None, timeout))
+        .await
+        .map_err(|_| KafkaError::Canceled)??;
+    Ok(())
+}
+
 /// `(topic, partition count)` of every existing topic.
 async fn partition_counts(config: &KafkaConfig) -> Result<Vec<(String, i32)>, KafkaError> {
     let client: BaseConsumer<LogContext> = config.base_config().create_with_context(LogContext)?;

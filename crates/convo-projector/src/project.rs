@@ -164,7 +164,37 @@ pub async fn apply_batch(
     )
     .await?;
     tx.commit().await?;
+    let projected = batch
+        .iter()
+        .filter(|i| held.contains(&i.partition))
+        .filter(|i| !parked.contains(&i.record.conversation_uid));
+    trace_events(projection, projected);
     Ok(outcome)
+}
+
+/// Each event the batch projected as a `projector_event` span in the trace of the command that
+/// wrote it (its `traceparent`: the span's parent), with one `event projected` line. Both are at
+/// debug level: a batch carries events of many traces, so the batch span itself has no trace id,
+/// and at the default level this costs nothing per event.
+fn trace_events<'a>(projection: Projection<'_>, projected: impl Iterator<Item = &'a Incoming>) {
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for incoming in projected {
+        let record = &incoming.record;
+        let parent = record.trace();
+        let trace = convo_trace::TraceContext::child_of(parent.as_ref());
+        tracing::debug_span!(
+            "projector_event",
+            projector = projection.projector,
+            conversation = %record.conversation_uid,
+            version = record.version,
+            trace_id = %trace.trace_id(),
+            span_id = %trace.span_id(),
+            parent_id = parent.map(|p| p.span_id()).as_deref(),
+        )
+        .in_scope(|| tracing::debug!(event_id = %record.event_id, "event projected"));
+    }
 }
 
 /// The event a record carries, in the current shape (upcast from the schema version it was

@@ -119,6 +119,9 @@ pub(crate) async fn read_batch(
 
 /// A stored event as the record the relay publishes.
 pub fn record(stored: StoredEvent) -> EventRecord {
+    let traceparent = stored.traceparent.unwrap_or_else(|| {
+        convo_kafka::record::derived_traceparent(&stored.correlation_id, stored.event_id)
+    });
     EventRecord {
         event_id: stored.event_id,
         conversation_uid: stored.conversation_uid,
@@ -131,6 +134,7 @@ pub fn record(stored: StoredEvent) -> EventRecord {
         correlation_id: stored.correlation_id,
         causation_id: stored.causation_id,
         occurred_at: stored.occurred_at,
+        traceparent,
         payload: stored.payload,
     }
 }

@@ -163,6 +163,28 @@ pub async fn stored<'e>(db: impl PgExecutor<'e>) -> Result<Vec<StoredRelay>, sql
     .await
 }
 
+/// Seconds since the first event `relay` has not published yet was recorded (`None`: it has
+/// published everything committed). Events of transactions still open do not count.
+pub async fn oldest_unpublished_age<'e>(
+    db: impl PgExecutor<'e>,
+    relay: &str,
+) -> Result<Option<f64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH r AS (SELECT tx_id, position FROM relay_positions WHERE relay = $1),
+              p AS (SELECT coalesce((SELECT tx_id FROM r), '0'::xid8) AS tx_id,
+                           coalesce((SELECT position FROM r), 0) AS position)
+         SELECT extract(epoch FROM clock_timestamp() - e.recorded_at)::float8
+         FROM events e, p
+         WHERE (e.tx_id, e.position) > (p.tx_id, p.position)
+           AND e.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY e.tx_id, e.position
+         LIMIT 1",
+    )
+    .bind(relay.to_owned())
+    .fetch_optional(db)
+    .await
+}
+
 /// Logs a failure that repeats at most once per interval, with how many were left out.
 #[derive(Debug)]
 pub(crate) struct LogThrottle {

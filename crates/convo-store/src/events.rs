@@ -29,6 +29,9 @@ pub struct StoredEvent {
     pub correlation_id: String,
     pub causation_id: String,
     pub occurred_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the command that wrote it; `None` for events written before
+    /// the store kept it.
+    pub traceparent: Option<String>,
 }
 
 impl StoredEvent {
@@ -81,6 +84,7 @@ struct EventRow {
     correlation_id: String,
     causation_id: String,
     occurred_at: DateTime<Utc>,
+    traceparent: Option<String>,
 }
 
 impl EventRow {
@@ -102,6 +106,7 @@ impl EventRow {
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
             occurred_at: self.occurred_at,
+            traceparent: self.traceparent,
         };
         (at, event)
     }
@@ -121,7 +126,8 @@ pub async fn stream(
         EventRow,
         r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
                   event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at,
+                  traceparent
            FROM events
            WHERE conversation_uid = $1 AND version > $2 AND ($3::bigint IS NULL OR version < $3)
            ORDER BY version"#,
@@ -144,7 +150,8 @@ pub async fn all(
         EventRow,
         r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
                   event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at,
+                  traceparent
            FROM events
            WHERE $1::text IS NULL OR conversation_uid = $1
            ORDER BY conversation_uid, version"#,
@@ -166,7 +173,8 @@ pub async fn committed_after(
         EventRow,
         r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
                   event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at,
+                  traceparent
            FROM events
            WHERE (tx_id, position) > ($1::text::xid8, $2)
              AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -191,7 +199,8 @@ pub fn in_order<'c>(
         EventRow,
         r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
                   event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at,
+                  traceparent
            FROM events
            ORDER BY conversation_uid, version"#
     )
@@ -266,7 +275,8 @@ pub fn matching<'a>(
         EventRow,
         r#"SELECT tx_id::text AS "tx_id!", position, event_id, conversation_uid, version,
                   event_type, schema_version, payload::text AS "payload!", business_uid,
-                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at
+                  actor_staff_uid, command_id, correlation_id, causation_id, occurred_at,
+                  traceparent
            FROM events
            WHERE ($1::timestamptz IS NULL OR occurred_at >= $1)
              AND ($2::timestamptz IS NULL OR occurred_at < $2)

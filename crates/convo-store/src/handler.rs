@@ -113,6 +113,8 @@ impl CommandHandler {
         business = %request.command.business_uid,
         staff = request.command.action.staff_uid(),
         command_id = %request.metadata.command_id,
+        trace_id = %request.metadata.trace.trace_id(),
+        span_id = %request.metadata.trace.span_id(),
     ))]
     pub async fn handle(
         &self,

@@ -240,6 +240,9 @@ pub struct Metadata {
     pub command_id: String,
     pub correlation_id: String,
     pub causation_id: String,
+    /// The command's span: its events carry it as their `traceparent`, so whatever they cause
+    /// (relay, projectors, outcomes) joins the same trace.
+    pub trace: convo_trace::TraceContext,
 }
 
 /// Appends `events` after version `expected` of the conversation and, with `snapshot` (the
@@ -288,13 +291,14 @@ pub async fn append_all(
         "WITH appended AS (
              INSERT INTO events (event_id, conversation_uid, version, event_type, schema_version,
                                  payload, business_uid, actor_staff_uid, command_id,
-                                 correlation_id, causation_id, occurred_at)
+                                 correlation_id, causation_id, occurred_at, traceparent)
              SELECT e.id, e.uid, e.version, e.type, $1, e.payload::jsonb, e.business, e.actor,
-                    e.command, e.correlation, e.causation, e.at
+                    e.command, e.correlation, e.causation, e.at, e.traceparent
              FROM UNNEST($2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[],
+                         $17::text[])
                   AS e (id, uid, version, type, payload, business, actor, command, correlation,
-                        causation, at)
+                        causation, at, traceparent)
              RETURNING 1
          ), snapshot AS (
              INSERT INTO snapshots (conversation_uid, version, state_schema, state)
@@ -322,6 +326,7 @@ pub async fn append_all(
         &snapshot_uids,
         &snapshot_versions,
         &snapshot_states,
+        &rows.traceparents,
     )
     .fetch_one(conn)
     .await?;
@@ -349,6 +354,7 @@ struct EventRows {
     correlations: Vec<String>,
     causations: Vec<String>,
     times: Vec<DateTime<Utc>>,
+    traceparents: Vec<String>,
 }
 
 impl EventRows {
@@ -365,6 +371,7 @@ impl EventRows {
             correlations: Vec::with_capacity(n),
             causations: Vec::with_capacity(n),
             times: Vec::with_capacity(n),
+            traceparents: Vec::with_capacity(n),
         }
     }
 
@@ -384,6 +391,7 @@ impl EventRows {
             self.correlations.push(meta.correlation_id.clone());
             self.causations.push(meta.causation_id.clone());
             self.times.push(event.at);
+            self.traceparents.push(meta.trace.traceparent());
         }
         Ok(())
     }

@@ -6,14 +6,20 @@ use convo_domain::wire::WireCommand;
 use convo_domain::{Outcome, Rejection};
 use convo_metrics::Outcome::Rejected;
 use convo_metrics::Transport;
+use convo_trace::TraceContext;
 use serde_json::json;
 
 use crate::error::StoreError;
 use crate::handler::{Accepted, Answer, CommandHandler, Idempotency, Request};
 use crate::store::Metadata;
 
-/// Runs one command and returns its outcome; a redelivered `command_id` returns the first one.
-pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Outcome, StoreError> {
+/// Runs one command, as a span of `trace`, and returns its outcome; a redelivered `command_id`
+/// returns the first one.
+pub async fn execute(
+    handler: &CommandHandler,
+    wire: &WireCommand,
+    trace: &TraceContext,
+) -> Result<Outcome, StoreError> {
     let command = match wire.to_command(Utc::now()) {
         Ok(command) => command,
         // An invalid body never reaches the store, so a retry validates it again: same answer.
@@ -32,6 +38,7 @@ pub async fn execute(handler: &CommandHandler, wire: &WireCommand) -> Result<Out
                 .clone()
                 .unwrap_or_else(|| wire.command_id.clone()),
             causation_id: wire.command_id.clone(),
+            trace: trace.child(),
         },
         idempotency: Some(Idempotency::new(
             format!("cmd:{}", wire.command_id),

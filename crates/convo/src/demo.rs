@@ -4,6 +4,7 @@ use convo_api::auth::sign_dev_token;
 use convo_domain::wire::parse_command;
 use convo_store::CommandHandler;
 use convo_store::upstream::execute;
+use convo_trace::TraceContext;
 use serde_json::json;
 
 pub const BUSINESS: &str = "demobusiness0001";
@@ -39,7 +40,7 @@ pub async fn run(handler: &CommandHandler, base_url: &str, secret: &str) -> anyh
         ];
         for command in commands {
             let wire = parse_command(command.to_string().as_bytes())?;
-            let outcome = execute(handler, &wire).await?;
+            let outcome = execute(handler, &wire, &TraceContext::root()).await?;
             anyhow::ensure!(outcome.is_accepted(), "demo seed failed: {outcome:?}");
         }
     }

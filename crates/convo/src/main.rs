@@ -8,6 +8,7 @@ mod history;
 mod parked;
 mod progress;
 mod projector_cmd;
+mod ready;
 mod replay;
 mod serve;
 mod settings;
@@ -231,7 +232,7 @@ fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
 /// exit code is 1.
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _exporter = telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -15,6 +15,7 @@ use convo_store::CommandHandler;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::ready::{self, Readiness, ReadyArgs, Restarts};
 use crate::{DbArgs, KafkaArgs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -55,8 +56,10 @@ pub struct ServeArgs {
         default_value = "api,relay,intake,projector"
     )]
     roles: Vec<Role>,
-    /// Address the HTTP listener binds: the API with the `api` role, and `/metrics` whatever the
-    /// roles.
+    #[command(flatten)]
+    ready: ReadyArgs,
+    /// Address the HTTP listener binds: the API with the `api` role; `/metrics`, `/healthz` and
+    /// `/readyz` whatever the roles.
     #[arg(long, env = "CONVO_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Seconds a connection may take to send a request's headers.
@@ -119,6 +122,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(args.shutdown_grace);
     let (mut tasks, mut running) = (JoinSet::new(), Vec::new());
+    let (restarts, readiness) = (Restarts::default(), Readiness::default());
+    let checks = ready::Checks {
+        pool: pool.clone(),
+        kafka: roles.iter().any(|r| *r != Role::Api).then(|| kafka.clone()),
+        relay: roles
+            .contains(&Role::Relay)
+            .then(|| convo_relay::RelayConfig::new(&args.db.database_url).name),
+        projectors: match roles.contains(&Role::Projector) {
+            true => convo_projector::ReadModel::ALL
+                .map(|m| m.name().to_owned())
+                .to_vec(),
+            false => Vec::new(),
+        },
+        restarts: restarts.clone(),
+        limits: args.ready.clone(),
+    };
+    tokio::spawn(ready::run(checks, readiness.clone(), shutdown.clone()));
+    let health = ready::routes(readiness);
     // The listener always runs (an operator scrapes /metrics of every process); the API routes
     // only with the api role.
     let router = if roles.contains(&Role::Api) {
@@ -136,7 +157,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
     } else {
         convo_api::operational_router()
-    };
+    }
+    .merge(health);
     // Bound here, so that an address in use ends the process at startup.
     let mut listener = Some(
         tokio::net::TcpListener::bind(args.listen)
@@ -151,32 +173,42 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         drain_timeout: grace,
     };
     running.push(Role::Api);
-    tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
-        let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
-        async move {
-            let listener = match bound {
-                Some(listener) => listener,
-                None => tokio::net::TcpListener::bind(address)
+    tasks.spawn(supervise(
+        Role::Api,
+        shutdown.clone(),
+        restarts.clone(),
+        move || {
+            let (router, stop, bound) = (router.clone(), stop.clone(), listener.take());
+            async move {
+                let listener = match bound {
+                    Some(listener) => listener,
+                    None => tokio::net::TcpListener::bind(address)
+                        .await
+                        .with_context(|| format!("binding {address}"))?,
+                };
+                tracing::info!(address = %listener.local_addr()?, "HTTP listening");
+                convo_api::serve(listener, router, limits, stop.cancelled_owned())
                     .await
-                    .with_context(|| format!("binding {address}"))?,
-            };
-            tracing::info!(address = %listener.local_addr()?, "HTTP listening");
-            convo_api::serve(listener, router, limits, stop.cancelled_owned())
-                .await
-                .context("HTTP listener")
-        }
-    }));
+                    .context("HTTP listener")
+            }
+        },
+    ));
     if roles.contains(&Role::Relay) {
         let config = convo_relay::RelayConfig::new(&args.db.database_url);
         let (kafka, stop) = (kafka.clone(), shutdown.clone());
         running.push(Role::Relay);
-        tasks.spawn(supervise(Role::Relay, shutdown.clone(), move || {
-            let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
-            async move {
-                convo_relay::run(config, kafka, stop).await;
-                Ok(())
-            }
-        }));
+        tasks.spawn(supervise(
+            Role::Relay,
+            shutdown.clone(),
+            restarts.clone(),
+            move || {
+                let (config, kafka, stop) = (config.clone(), kafka.clone(), stop.clone());
+                async move {
+                    convo_relay::run(config, kafka, stop).await;
+                    Ok(())
+                }
+            },
+        ));
     }
     if roles.contains(&Role::Intake) {
         let (kafka, stop, handler) = (
@@ -185,29 +217,39 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             CommandHandler::new(pool.clone()),
         );
         running.push(Role::Intake);
-        tasks.spawn(supervise(Role::Intake, shutdown.clone(), move || {
-            let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
-            async move {
-                convo_intake::run(convo_intake::IntakeConfig::default(), kafka, handler, stop)
-                    .await
-                    .context("command intake")
-            }
-        }));
+        tasks.spawn(supervise(
+            Role::Intake,
+            shutdown.clone(),
+            restarts.clone(),
+            move || {
+                let (kafka, stop, handler) = (kafka.clone(), stop.clone(), handler.clone());
+                async move {
+                    convo_intake::run(convo_intake::IntakeConfig::default(), kafka, handler, stop)
+                        .await
+                        .context("command intake")
+                }
+            },
+        ));
     }
     if roles.contains(&Role::Projector) {
         // One projector per read model, each with its own claims and positions.
         for model in convo_projector::ReadModel::ALL {
             let (kafka, stop, pool) = (kafka.clone(), shutdown.clone(), pool.clone());
             running.push(Role::Projector);
-            tasks.spawn(supervise(Role::Projector, shutdown.clone(), move || {
-                let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
-                async move {
-                    let config = convo_projector::ProjectorConfig::of(model);
-                    convo_projector::run(config, kafka, pool, stop)
-                        .await
-                        .with_context(|| format!("projector {model}"))
-                }
-            }));
+            tasks.spawn(supervise(
+                Role::Projector,
+                shutdown.clone(),
+                restarts.clone(),
+                move || {
+                    let (kafka, stop, pool) = (kafka.clone(), stop.clone(), pool.clone());
+                    async move {
+                        let config = convo_projector::ProjectorConfig::of(model);
+                        convo_projector::run(config, kafka, pool, stop)
+                            .await
+                            .with_context(|| format!("projector {model}"))
+                    }
+                },
+            ));
         }
     }
 
@@ -265,7 +307,12 @@ async fn stop_within(
 /// Runs a role until shutdown. A role that fails (returns an error, or panics) is started again
 /// after a pause that doubles from 1 s up to a minute (back to 1 s once it ran for a minute),
 /// while the other roles, the API included, keep running.
-async fn supervise<F, Fut>(role: Role, shutdown: CancellationToken, mut start: F) -> Role
+async fn supervise<F, Fut>(
+    role: Role,
+    shutdown: CancellationToken,
+    restarts: Restarts,
+    mut start: F,
+) -> Role
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
@@ -273,7 +320,7 @@ where
     const FIRST_WAIT: Duration = Duration::from_secs(1);
     const MAX_WAIT: Duration = Duration::from_secs(60);
     let mut wait = FIRST_WAIT;
-    let mut restarts: u64 = 0;
+    let mut failures: u64 = 0;
     loop {
         let started = Instant::now();
         let error = match tokio::spawn(start()).await {
@@ -288,9 +335,10 @@ where
         if started.elapsed() >= MAX_WAIT {
             wait = FIRST_WAIT;
         }
-        restarts += 1;
+        failures += 1;
+        restarts.record(role);
         convo_metrics::role_restart(role.name());
-        tracing::error!(?role, %error, restarts, retry_in = ?wait, "role failed; restarting it");
+        tracing::error!(?role, %error, restarts = failures, retry_in = ?wait, "role failed; restarting it");
         tokio::select! {
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return role,
@@ -331,18 +379,27 @@ mod tests {
         convo_metrics::install();
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
-        supervise(Role::Projector, CancellationToken::new(), move || {
-            let attempt = counted.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match attempt {
-                    0 => anyhow::bail!("broker unreachable"),
-                    1 => panic!("a bug"),
-                    _ => Ok(()),
+        let restarts = Restarts::default();
+        supervise(
+            Role::Projector,
+            CancellationToken::new(),
+            restarts.clone(),
+            move || {
+                let attempt = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match attempt {
+                        0 => anyhow::bail!("broker unreachable"),
+                        1 => panic!("a bug"),
+                        _ => Ok(()),
+                    }
                 }
-            }
-        })
+            },
+        )
         .await;
         assert_eq!(starts.load(Ordering::SeqCst), 3);
+        let window = Duration::from_secs(60);
+        assert_eq!(restarts.looping(2, window), [Role::Projector]);
+        assert_eq!(restarts.looping(3, window), []);
         let metrics = convo_metrics::render();
         assert!(
             metrics.contains(r#"convo_role_restarts_total{role="projector"} 2"#),
@@ -356,10 +413,15 @@ mod tests {
         let stop = shutdown.clone();
         let starts = Arc::new(AtomicU32::new(0));
         let counted = starts.clone();
-        let supervised = tokio::spawn(supervise(Role::Intake, shutdown, move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            async { anyhow::bail!("always fails") }
-        }));
+        let supervised = tokio::spawn(supervise(
+            Role::Intake,
+            shutdown,
+            Restarts::default(),
+            move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { anyhow::bail!("always fails") }
+            },
+        ));
         tokio::time::sleep(Duration::from_millis(1500)).await;
         stop.cancel();
         supervised.await.unwrap();
@@ -375,16 +437,24 @@ mod tests {
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         let stop = shutdown.clone();
-        tasks.spawn(supervise(Role::Api, shutdown.clone(), move || {
-            let stop = stop.clone();
-            async move {
-                stop.cancelled().await;
-                Ok(())
-            }
-        }));
-        tasks.spawn(supervise(Role::Relay, shutdown.clone(), || {
-            std::future::pending::<anyhow::Result<()>>()
-        }));
+        tasks.spawn(supervise(
+            Role::Api,
+            shutdown.clone(),
+            Restarts::default(),
+            move || {
+                let stop = stop.clone();
+                async move {
+                    stop.cancelled().await;
+                    Ok(())
+                }
+            },
+        ));
+        tasks.spawn(supervise(
+            Role::Relay,
+            shutdown.clone(),
+            Restarts::default(),
+            std::future::pending::<anyhow::Result<()>>,
+        ));
         let roles = vec![Role::Api, Role::Relay];
         shutdown.cancel();
         let started = Instant::now();
@@ -403,13 +473,18 @@ mod tests {
         let mut tasks = JoinSet::new();
         for role in [Role::Intake, Role::Projector] {
             let stop = shutdown.clone();
-            tasks.spawn(supervise(role, shutdown.clone(), move || {
-                let stop = stop.clone();
-                async move {
-                    stop.cancelled().await;
-                    Ok(())
-                }
-            }));
+            tasks.spawn(supervise(
+                role,
+                shutdown.clone(),
+                Restarts::default(),
+                move || {
+                    let stop = stop.clone();
+                    async move {
+                        stop.cancelled().await;
+                        Ok(())
+                    }
+                },
+            ));
         }
         let stop = shutdown.clone();
         tokio::spawn(async move {

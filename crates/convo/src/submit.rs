@@ -8,6 +8,7 @@ use convo_domain::wire::{WireCommand, parse_command};
 use convo_kafka::{KafkaConfig, LogContext};
 use convo_store::CommandHandler;
 use convo_store::upstream::execute;
+use convo_trace::TraceContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
@@ -28,7 +29,7 @@ pub fn read(file: Option<PathBuf>) -> anyhow::Result<Vec<WireCommand>> {
 pub async fn run(handler: &CommandHandler, commands: &[WireCommand]) -> anyhow::Result<()> {
     let mut rejected = 0;
     for command in commands {
-        let outcome = execute(handler, command).await?;
+        let outcome = execute(handler, command, &TraceContext::root()).await?;
         if !outcome.is_accepted() {
             rejected += 1;
         }

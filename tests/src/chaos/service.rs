@@ -75,6 +75,11 @@ impl Instance {
     /// Starts `convo serve --roles roles` (with an API on a free port when `roles` has `api`) and
     /// waits until its API answers.
     pub async fn start(env: &Env, name: &str, roles: &str) -> Self {
+        Self::start_with(env, name, roles, &[]).await
+    }
+
+    /// [`Instance::start`] with more environment variables.
+    pub async fn start_with(env: &Env, name: &str, roles: &str, vars: &[(&str, &str)]) -> Self {
         let log = env.dir.join(format!("{name}.log"));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -89,6 +94,7 @@ impl Instance {
             .convo()
             .args(["serve", "--roles", roles])
             .env("CONVO_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(vars.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log"))
             .stderr(file)

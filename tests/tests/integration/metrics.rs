@@ -237,6 +237,7 @@ async fn a_writer_that_wins_the_version_is_a_conflict_and_the_command_retries() 
         command_id: "rival".into(),
         correlation_id: "rival".into(),
         causation_id: "rival".into(),
+        trace: convo_trace::TraceContext::root(),
     };
     let append = convo_store::store::Append {
         uid,

@@ -73,6 +73,7 @@ async fn published(app: &TestApp) -> Vec<Incoming> {
                     correlation_id: "c".into(),
                     causation_id: "c".into(),
                     occurred_at: at,
+                    traceparent: convo_trace::TraceContext::root().traceparent(),
                     payload,
                 },
             },

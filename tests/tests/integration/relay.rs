@@ -96,6 +96,7 @@ async fn concurrent_writers_with_a_late_commit_lose_nothing() {
                 command_id: "slow".into(),
                 correlation_id: "slow".into(),
                 causation_id: "slow".into(),
+                trace: convo_trace::TraceContext::root(),
             };
             store::append(
                 &mut tx,

@@ -45,6 +45,7 @@ pub(crate) async fn append_large_message(app: &TestApp, uid: &str, bytes: usize)
         command_id: "large".into(),
         correlation_id: "large".into(),
         causation_id: "large".into(),
+        trace: convo_trace::TraceContext::root(),
     };
     store::append(
         &mut tx,

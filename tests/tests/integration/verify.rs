@@ -119,10 +119,11 @@ async fn stored_record(app: &TestApp, uid: &str, version: i64) -> EventRecord {
         String,
         chrono::DateTime<chrono::Utc>,
         String,
+        String,
     );
     let row: Row = sqlx::query_as(
         "SELECT event_id, event_type, schema_version, business_uid, actor_staff_uid, command_id,
-                correlation_id, causation_id, occurred_at, payload::text
+                correlation_id, causation_id, occurred_at, payload::text, traceparent
          FROM events WHERE conversation_uid = $1 AND version = $2",
     )
     .bind(uid)
@@ -145,6 +146,7 @@ async fn stored_record(app: &TestApp, uid: &str, version: i64) -> EventRecord {
         causation_id: row.7,
         occurred_at: row.8,
         payload: row.9,
+        traceparent: row.10,
     }
 }
 
