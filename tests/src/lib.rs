@@ -266,6 +266,18 @@ impl TestApp {
             .collect()
     }
 
+    /// The conversation as its stored events fold, from the first (no snapshot involved).
+    pub async fn folded(&self, uid: &str) -> convo_domain::Conversation {
+        let mut conn = self.pool.acquire().await.expect("connect");
+        let events: Vec<convo_domain::Event> = convo_store::events::stream(&mut conn, uid, 0, None)
+            .await
+            .expect("read the events")
+            .iter()
+            .map(|stored| stored.event().expect("an event this build reads"))
+            .collect();
+        convo_domain::Conversation::fold(uid, &events)
+    }
+
     pub async fn version(&self, uid: &str) -> i64 {
         self.events(uid).await.last().map_or(0, |(v, _)| *v)
     }

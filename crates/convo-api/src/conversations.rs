@@ -74,7 +74,7 @@ pub async fn update(
     let now = request.command.now;
     let result = app
         .handler
-        .handle(&request, |decision| match decision {
+        .handle(&request, move |decision| match decision {
             Ok(accepted) => Answer {
                 status: 200,
                 body: render(&accepted.state, &staff, depth, now),

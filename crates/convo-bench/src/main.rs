@@ -405,7 +405,18 @@ async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
                         causation_id: "seed".into(),
                         trace: convo_trace::TraceContext::root(),
                     };
-                    store::append(&mut tx, &uid, 0, &all, BUSINESS, &meta, None).await?;
+                    store::append(
+                        &mut tx,
+                        &store::Append {
+                            uid: &uid,
+                            expected: 0,
+                            events: &all,
+                            business_uid: BUSINESS,
+                            metadata: &meta,
+                        },
+                        None,
+                    )
+                    .await?;
                     tx.commit().await?;
                     c += 8;
                 }

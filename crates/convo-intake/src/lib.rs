@@ -4,7 +4,9 @@
 //! message that is not a command, or is larger than [`MAX_COMMAND_BYTES`], goes to the dead-letter
 //! topic with the reason in its headers.
 //!
-//! Commands run one at a time, in partition order; replies are produced without waiting, up to
+//! Commands arrive in batches (what is fetched already, up to [`MAX_BATCH`]): those of one
+//! conversation run one after another in partition order, those of different conversations at
+//! once, sharing transactions; replies are produced in partition order without waiting, up to
 //! [`MAX_IN_FLIGHT`] at once. A partition's position (stored in PostgreSQL at each heartbeat and
 //! before a partition is handed back) only moves past a message once its reply is acknowledged:
 //! a crash redelivers it, and a redelivered command id yields its first outcome (the handler
@@ -19,7 +21,11 @@
 pub mod dead_letters;
 mod deliveries;
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use futures_util::FutureExt;
+use futures_util::future::join_all;
 
 use convo_domain::Outcome;
 use convo_domain::wire::{WireCommand, parse_command};
@@ -38,6 +44,9 @@ use crate::deliveries::{Deliveries, Outgoing};
 
 /// Deliveries produced but not yet acknowledged, at most.
 pub const MAX_IN_FLIGHT: usize = 1000;
+
+/// Most command messages run at once (those already fetched when one arrives).
+const MAX_BATCH: usize = 256;
 
 /// The largest command message the intake runs (1 MiB, the broker's usual message limit); a
 /// larger one is dead-lettered.
@@ -121,7 +130,7 @@ pub async fn run(
                 }
             }
             message = member.consumer().recv(), if deliveries.len() < MAX_IN_FLIGHT => {
-                let message = match message {
+                let first = match message {
                     Ok(message) => message,
                     Err(e) => {
                         tracing::warn!(error = %e, "command consumer error");
@@ -129,13 +138,24 @@ pub async fn run(
                         continue;
                     }
                 };
-                if !member.owns(message.partition()) {
-                    continue;
+                // The messages already fetched join the first, up to a batch.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match member.consumer().recv().now_or_never() {
+                        Some(Ok(message)) => batch.push(message),
+                        Some(Err(e)) => tracing::warn!(error = %e, "command consumer error"),
+                        None => break,
+                    }
                 }
-                let Some(reply) = answer(&message, &handler, &kafka, &config, &shutdown).await else {
+                batch.retain(|message| member.owns(message.partition()));
+                let replies = answer_all(&batch, &handler, &kafka, &config, &shutdown).await;
+                let stopped = replies.len() < batch.len();
+                for (message, reply) in batch.iter().zip(replies) {
+                    deliveries.send(message.partition(), message.offset(), reply).await?;
+                }
+                if stopped {
                     break;
-                };
-                deliveries.send(message.partition(), message.offset(), reply).await?;
+                }
             }
         }
     }
@@ -144,6 +164,39 @@ pub async fn run(
     member.leave().await;
     tracing::info!("command intake stopped");
     Ok(())
+}
+
+/// The replies to `batch`, in its order. Commands of one conversation (one message key of a
+/// partition) run one after another, in offset order; those of different conversations run at
+/// once, and so share transactions (group commit). On shutdown, the replies up to the first
+/// message left unanswered: a position never moves past a command without its reply.
+async fn answer_all(
+    batch: &[BorrowedMessage<'_>],
+    handler: &CommandHandler,
+    kafka: &KafkaConfig,
+    config: &IntakeConfig,
+    shutdown: &CancellationToken,
+) -> Vec<Outgoing> {
+    let mut chains: HashMap<(i32, &[u8]), Vec<usize>> = HashMap::new();
+    for (index, message) in batch.iter().enumerate() {
+        let key = (message.partition(), message.key().unwrap_or_default());
+        chains.entry(key).or_default().push(index);
+    }
+    let runs = chains.into_values().map(|chain| async move {
+        let mut replies = Vec::with_capacity(chain.len());
+        for index in chain {
+            match answer(&batch[index], handler, kafka, config, shutdown).await {
+                Some(reply) => replies.push((index, reply)),
+                None => break,
+            }
+        }
+        replies
+    });
+    let mut replies: Vec<Option<Outgoing>> = vec![None; batch.len()];
+    for (index, reply) in join_all(runs).await.into_iter().flatten() {
+        replies[index] = Some(reply);
+    }
+    replies.into_iter().map_while(|reply| reply).collect()
 }
 
 /// The reply to one message, retried as the module says. `None` on shutdown. The message is a

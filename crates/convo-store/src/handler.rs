@@ -1,5 +1,6 @@
 //! The command handler: route a merged uid to its target, lock the conversation, load it, decide,
-//! then append events, snapshot and outcome in one transaction.
+//! then append events, snapshot and outcome in one transaction. Commands that arrive together
+//! share that transaction ([`crate::group`]); a merge, which changes two conversations, runs alone.
 //!
 //! Writers of one conversation are serialized by a transaction-scoped advisory lock, so any
 //! number of service instances can take commands for the same conversation without lost updates;
@@ -9,6 +10,8 @@
 //! Every transaction reads everything it needs before its first write. That keeps each
 //! conversation's versions in transaction-id order, which the relay relies on.
 
+use std::sync::{Arc, OnceLock};
+
 use convo_domain::command::Action;
 use convo_domain::state::Lifecycle;
 use convo_domain::{Command, Conversation, Event, Rejection, decide};
@@ -17,12 +20,18 @@ use sqlx::{PgConnection, PgPool};
 use tokio::time::Instant;
 
 use crate::error::StoreError;
-use crate::store::{self, Metadata, StoredOutcome};
+use crate::group::Committer;
+use crate::store::{self, Append, Metadata, NewOutcome, StoredOutcome};
 
 /// How many times a transaction is rerun after a retryable failure.
-const MAX_ATTEMPTS: u32 = 8;
-/// How many merge hops a command follows after taking its lock (a merge racing with it).
-const MAX_REROUTES: u32 = 8;
+pub(crate) const MAX_ATTEMPTS: u32 = 8;
+/// How many merge hops a command follows (a merge racing with it).
+pub(crate) const MAX_REROUTES: u32 = 8;
+/// Most group-commit workers, each holding one connection while it commits.
+const MAX_WORKERS: u32 = 4;
+
+/// Turns a decision into what the transport answers.
+pub(crate) type AnswerFn = Box<dyn Fn(&Result<Accepted, Rejection>) -> Answer + Send + Sync>;
 
 /// Makes a retried command return its first outcome (spec §9).
 #[derive(Debug, Clone)]
@@ -76,14 +85,19 @@ pub struct Answer {
     pub body: serde_json::Value,
 }
 
+/// Runs commands; clones share one group-commit queue, started with the first command.
 #[derive(Debug, Clone)]
 pub struct CommandHandler {
     pool: PgPool,
+    committer: Arc<OnceLock<Committer>>,
 }
 
 impl CommandHandler {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            committer: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -92,7 +106,8 @@ impl CommandHandler {
 
     /// Runs one command. `answer_with` turns the decision into what the transport answers; with an
     /// idempotency key, that answer is stored in the same transaction and returned to retries.
-    /// Counts the command (with its outcome), the conflicts and retries it met.
+    /// Counts the command (with its outcome), the conflicts and retries it met (the group
+    /// commit does, for commands other than merges).
     #[tracing::instrument(name = "command", skip_all, fields(
         conversation = %request.command.conversation_uid,
         business = %request.command.business_uid,
@@ -104,13 +119,23 @@ impl CommandHandler {
     pub async fn handle(
         &self,
         request: &Request,
-        answer_with: impl Fn(&Result<Accepted, Rejection>) -> Answer,
+        answer_with: impl Fn(&Result<Accepted, Rejection>) -> Answer + Send + Sync + 'static,
     ) -> Result<Answer, StoreError> {
+        if !matches!(request.command.action, Action::MergeInto { .. }) {
+            let committer = self.committer.get_or_init(|| {
+                // Half the pool at most: requests that only read need connections too.
+                let workers = (self.pool.options().get_max_connections() / 2).clamp(1, MAX_WORKERS);
+                Committer::start(self.pool.clone(), workers as usize)
+            });
+            return committer
+                .submit(request.clone(), Box::new(answer_with))
+                .await;
+        }
         let transport = request.transport;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.attempt(request, &answer_with).await {
+            let error = match self.merge(request, &answer_with).await {
                 Ok((answer, outcome)) => {
                     let kind = request.command.action.type_label();
                     convo_metrics::command(transport, kind, outcome, answer.status);
@@ -132,7 +157,8 @@ impl CommandHandler {
         }
     }
 
-    async fn attempt(
+    /// One attempt at a merge, in a transaction of its own.
+    async fn merge(
         &self,
         request: &Request,
         answer_with: &impl Fn(&Result<Accepted, Rejection>) -> Answer,
@@ -140,16 +166,17 @@ impl CommandHandler {
         let started = Instant::now();
         let mut tx = self.pool.begin().await?;
         let command = &request.command;
-
-        let decision = match &command.action {
-            Action::MergeInto { target_uid } => merge(&mut tx, command, target_uid).await?,
-            _ => single(&mut tx, command).await?,
+        let Action::MergeInto { target_uid } = &command.action else {
+            unreachable!("only merges run alone");
         };
+        let decision = merge(&mut tx, command, target_uid).await?;
 
         // Idempotency is checked after the conversation lock: a concurrent retry of the same key
         // on the same conversation waits here and then finds the first outcome.
         if let Some(idem) = &request.idempotency
-            && let Some(first) = store::find_outcome(&mut tx, &idem.key).await?
+            && let Some(first) = store::find_outcomes(&mut tx, std::slice::from_ref(&idem.key))
+                .await?
+                .remove(&idem.key)
         {
             tx.rollback().await?;
             let replay = if first.request_hash == idem.request_hash {
@@ -174,16 +201,14 @@ impl CommandHandler {
                     if write.events.is_empty() {
                         continue;
                     }
-                    store::append(
-                        &mut tx,
-                        &write.before.uid,
-                        write.before.version,
-                        &write.events,
-                        &command.business_uid,
-                        &request.metadata,
-                        Some(&write.after),
-                    )
-                    .await?;
+                    let append = Append {
+                        uid: &write.before.uid,
+                        expected: write.before.version,
+                        events: &write.events,
+                        business_uid: &command.business_uid,
+                        metadata: &request.metadata,
+                    };
+                    store::append(&mut tx, &append, Some(&write.after)).await?;
                     appended = true;
                 }
                 if let [source, target] = &writes[..] {
@@ -200,23 +225,33 @@ impl CommandHandler {
                 Ok(a) => (a.state.uid.as_str(), Some(a.state.version)),
                 Err(_) => (command.conversation_uid.as_str(), None),
             };
-            let outcome = StoredOutcome {
-                request_hash: idem.request_hash.clone(),
-                status: answer.status,
-                body: answer.body.clone(),
+            let outcome = NewOutcome {
+                command_id: idem.key.clone(),
+                conversation_uid: uid.to_owned(),
+                version,
+                outcome: StoredOutcome {
+                    request_hash: idem.request_hash.clone(),
+                    status: answer.status,
+                    body: answer.body.clone(),
+                },
             };
-            store::insert_outcome(&mut tx, &idem.key, uid, version, &outcome).await?;
+            store::insert_outcomes(&mut tx, &[outcome]).await?;
         }
         tx.commit().await?;
         if appended {
             convo_metrics::append_duration(started.elapsed());
         }
-        let outcome = if (200..300).contains(&answer.status) {
-            Outcome::Accepted
-        } else {
-            Outcome::Rejected
-        };
+        let outcome = outcome_of(&answer);
         Ok((answer, outcome))
+    }
+}
+
+/// How a command that was decided (not replayed) counts: accepted when answered 2xx.
+pub(crate) fn outcome_of(answer: &Answer) -> Outcome {
+    if (200..300).contains(&answer.status) {
+        Outcome::Accepted
+    } else {
+        Outcome::Rejected
     }
 }
 
@@ -238,8 +273,8 @@ impl Write {
     }
 }
 
-/// What a command does: one write per conversation it changes (two for a merge: the source,
-/// then the target), or a rejection.
+/// What a merge does: one write per conversation it changes (the source, then the target), or a
+/// rejection.
 enum Decided {
     Accepted(Vec<Write>),
     Rejected(Rejection),
@@ -259,28 +294,6 @@ impl Accepted {
             .unwrap_or_default();
         Self { state, events }
     }
-}
-
-/// A command on one conversation, routed through merges.
-async fn single(conn: &mut PgConnection, command: &Command) -> Result<Decided, StoreError> {
-    let mut uid = store::resolve_and_lock(conn, &command.conversation_uid).await?;
-    for _ in 0..MAX_REROUTES {
-        let state = store::load(conn, &uid).await?;
-        let routed = Command {
-            conversation_uid: uid.clone(),
-            ..command.clone()
-        };
-        match decide(&state, &routed) {
-            Ok(events) => return Ok(Decided::Accepted(vec![Write::new(state, events)])),
-            // A merge committed between routing and locking: follow it.
-            Err(Rejection::Merged { target }) => {
-                store::lock_conversation(conn, &target).await?;
-                uid = target;
-            }
-            Err(rejection) => return Ok(Decided::Rejected(rejection)),
-        }
-    }
-    Ok(Decided::Rejected(Rejection::NotFound))
 }
 
 /// Spec §7: merge `command.conversation_uid` into the end of `target_uid`'s merge chain. Both

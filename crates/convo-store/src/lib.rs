@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod events;
+mod group;
 pub mod handler;
 pub mod history;
 pub mod store;

@@ -46,12 +46,13 @@ pub async fn execute(
         )),
         transport: Transport::Kafka,
     };
+    let answered = wire.clone();
     let reply = handler
-        .handle(&request, |decision| Answer {
+        .handle(&request, move |decision| Answer {
             status: decision
                 .as_ref()
                 .map_or_else(Rejection::http_status, |_| 200),
-            body: serde_json::to_value(outcome(wire, decision)).unwrap_or_default(),
+            body: serde_json::to_value(outcome(&answered, decision)).unwrap_or_default(),
         })
         .await?;
     // The body is an outcome this function stored (now, or for the first delivery).

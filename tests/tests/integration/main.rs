@@ -8,6 +8,7 @@ mod concurrency;
 mod edges;
 mod export;
 mod follow_up_rows;
+mod group_commit;
 mod history;
 mod idempotency;
 mod merges_and_deletes;

@@ -239,17 +239,16 @@ async fn a_writer_that_wins_the_version_is_a_conflict_and_the_command_retries() 
         causation_id: "rival".into(),
         trace: convo_trace::TraceContext::root(),
     };
-    convo_store::store::append(
-        &mut rival,
+    let append = convo_store::store::Append {
         uid,
-        state.version,
-        &[event],
-        BUSINESS,
-        &meta,
-        None,
-    )
-    .await
-    .unwrap();
+        expected: state.version,
+        events: &[event],
+        business_uid: BUSINESS,
+        metadata: &meta,
+    };
+    convo_store::store::append(&mut rival, &append, None)
+        .await
+        .unwrap();
     let before = app.scrape().await;
     let put = tokio::spawn({
         let app = app.clone();

@@ -98,9 +98,19 @@ async fn concurrent_writers_with_a_late_commit_lose_nothing() {
                 causation_id: "slow".into(),
                 trace: convo_trace::TraceContext::root(),
             };
-            store::append(&mut tx, &uid, state.version, &events, BUSINESS, &meta, None)
-                .await
-                .unwrap();
+            store::append(
+                &mut tx,
+                &store::Append {
+                    uid: &uid,
+                    expected: state.version,
+                    events: &events,
+                    business_uid: BUSINESS,
+                    metadata: &meta,
+                },
+                None,
+            )
+            .await
+            .unwrap();
             appended.send(()).unwrap();
             tokio::time::sleep(Duration::from_millis(1500)).await;
             tx.commit().await.unwrap();

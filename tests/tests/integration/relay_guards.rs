@@ -47,9 +47,19 @@ pub(crate) async fn append_large_message(app: &TestApp, uid: &str, bytes: usize)
         causation_id: "large".into(),
         trace: convo_trace::TraceContext::root(),
     };
-    store::append(&mut tx, uid, state.version, &[event], BUSINESS, &meta, None)
-        .await
-        .unwrap();
+    store::append(
+        &mut tx,
+        &store::Append {
+            uid,
+            expected: state.version,
+            events: &[event],
+            business_uid: BUSINESS,
+            metadata: &meta,
+        },
+        None,
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
