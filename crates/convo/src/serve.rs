@@ -124,6 +124,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(args.shutdown_grace);
+    // One handler for the API and the intake: their commands share transactions and one cache.
+    let handler = CommandHandler::new(pool.clone());
     let (mut tasks, mut running) = (JoinSet::new(), Vec::new());
     let (restarts, readiness) = (Restarts::default(), Readiness::default());
     let checks = ready::Checks {
@@ -155,7 +157,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .context("loading token verification keys")?;
         convo_api::router(convo_api::AppState {
-            handler: CommandHandler::new(pool.clone()),
+            handler: handler.clone(),
             verifier: Arc::new(verifier),
         })
     } else {
@@ -217,7 +219,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let (kafka, stop, handler) = (
             kafka.clone(),
             shutdown.clone(),
-            CommandHandler::new(pool.clone()),
+            handler.clone(),
         );
         running.push(Role::Intake);
         tasks.spawn(supervise(
