@@ -16,6 +16,7 @@ use std::future::Future;
 use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use convo_domain::{Conversation, Rejection, decide};
 use convo_metrics::Outcome;
@@ -24,12 +25,15 @@ use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::ACQUIRE_TIMEOUT;
 use crate::error::StoreError;
 use crate::handler::{Accepted, Answer, AnswerFn, MAX_ATTEMPTS, MAX_REROUTES, Request, outcome_of};
 use crate::store::{self, Append, NewOutcome, StoredOutcome};
 
 /// Most commands in one transaction.
 const MAX_BATCH: usize = 128;
+/// The least a batch waits for a connection, however long its commands were queued.
+const MIN_WAIT: Duration = Duration::from_millis(100);
 /// Commands waiting for a worker; callers wait to queue beyond this.
 const QUEUE: usize = 1024;
 /// A conversation's snapshot is rewritten once it is this many events behind: loads then fold at
@@ -43,6 +47,9 @@ struct Job {
     reply: oneshot::Sender<Result<Answer, StoreError>>,
     /// Merge routes followed so far (a command rerun after finding its conversation merged).
     reroutes: u32,
+    /// When it was queued: it waits for a connection at most [`ACQUIRE_TIMEOUT`] from then, the
+    /// time in the queue included, as a command running alone would.
+    queued: Instant,
 }
 
 /// The queue in front of the workers; dropping the last clone stops them.
@@ -85,6 +92,7 @@ impl Committer {
             answer_with,
             reply,
             reroutes: 0,
+            queued: Instant::now(),
         };
         self.queue.send(job).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
@@ -196,6 +204,7 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
                 }
                 Step::Rerouted if job.reroutes < MAX_REROUTES => {
                     job.reroutes += 1;
+                    job.queued = Instant::now();
                     rerouted.push(job);
                 }
                 Step::Rerouted => {
@@ -209,7 +218,8 @@ async fn commit(pool: PgPool, mut batch: Vec<Job>, cache: Cache) {
 }
 
 /// [`commit`] of one job, boxed: `commit` calls it for the commands of a batch it splits.
-fn alone(pool: PgPool, job: Job, cache: Cache) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+fn alone(pool: PgPool, mut job: Job, cache: Cache) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    job.queued = Instant::now();
     Box::pin(commit(pool, vec![job], cache))
 }
 
@@ -226,7 +236,18 @@ enum Step {
 
 /// One transaction for the whole batch; the steps are in the batch's order.
 async fn run(pool: &PgPool, batch: &[Job], cache: &Cache) -> Result<Vec<Step>, StoreError> {
-    let mut tx = pool.begin().await?;
+    // The oldest command decides how long the batch may wait for a connection (a rerun after a
+    // race gets a moment at least).
+    let queued = batch
+        .iter()
+        .map(|job| job.queued)
+        .min()
+        .unwrap_or_else(Instant::now);
+    let wait = (queued + ACQUIRE_TIMEOUT).saturating_duration_since(Instant::now());
+    let connection = tokio::time::timeout(wait.max(MIN_WAIT), pool.acquire()).await;
+    let mut connection =
+        connection.map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
+    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
     let mut inputs: Vec<String> = batch
         .iter()
         .map(|job| job.request.command.conversation_uid.clone())

@@ -216,11 +216,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ));
     }
     if roles.contains(&Role::Intake) {
-        let (kafka, stop, handler) = (
-            kafka.clone(),
-            shutdown.clone(),
-            handler.clone(),
-        );
+        let (kafka, stop, handler) = (kafka.clone(), shutdown.clone(), handler.clone());
         running.push(Role::Intake);
         tasks.spawn(supervise(
             Role::Intake,
