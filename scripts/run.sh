@@ -18,6 +18,12 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/scripts/lib.sh"
 
 convo_pg_up
+# tansu keeps its records in memory: one started now is empty, whatever the database says was
+# published to it or consumed from it before.
+fresh_broker=0
+if [[ ${CONVO_BROKER:-tansu} == tansu ]] && ! _convo_broker_pid >/dev/null; then
+  fresh_broker=1
+fi
 convo_broker_up
 
 cd "$repo"
@@ -34,6 +40,14 @@ export CONVO_LISTEN=${CONVO_LISTEN:-127.0.0.1:8080}
 
 printf '[convo] applying migrations: convo migrate\n' >&2
 "$bin" migrate
+if ((fresh_broker)); then
+  # The relay publishes every event again and the projectors and the intake read the new topics
+  # from their start (events already applied are skipped by version), so the read models miss
+  # nothing that was written while no broker ran.
+  printf '[convo] the broker started empty: the relay publishes every stored event again; consumers start from the first record\n' >&2
+  "$CONVO_PG_BINDIR/psql" -qX -v ON_ERROR_STOP=1 "$DATABASE_URL" \
+    -c 'DELETE FROM relay_positions' -c 'UPDATE partition_claims SET next_offset = 0, owner = NULL' >/dev/null
+fi
 printf '[convo] seeding demo conversations: convo demo\n' >&2
 "$bin" demo --base-url "http://$CONVO_LISTEN"
 printf '[convo] starting: convo serve %s (Ctrl-C stops the server; scripts/stop.sh stops PostgreSQL and the broker)\n' "$*" >&2
