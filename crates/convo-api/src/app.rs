@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::auth::Verifier;
-use crate::{conversations, reply};
+use crate::{conversations, openapi, reply};
 
 /// What every request handler shares.
 #[derive(Debug, Clone)]
@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/platform/v1/conversations", get(conversations::list))
         .route("/health", get(conversations::health))
+        .route("/openapi.json", get(openapi::document))
         .fallback(conversations::no_route)
         .method_not_allowed_fallback(conversations::method_not_allowed)
         .with_state(state)

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 mod conversations;
 mod extract;
+pub mod openapi;
 mod reply;
 
 pub use app::{AppState, ServerLimits, router, serve};
