@@ -10,6 +10,7 @@ mod follow_up_rows;
 mod history;
 mod idempotency;
 mod merges_and_deletes;
+mod openapi;
 mod operate;
 mod outage;
 mod partitions;
