@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/platform/v1/conversations", get(conversations::list))
         .route("/health", get(conversations::health))
         .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::page))
         .fallback(conversations::no_route)
         .method_not_allowed_fallback(conversations::method_not_allowed)
         .with_state(state)

@@ -2,6 +2,7 @@
 //! attributes and the request, response and error types they (de)serialize.
 
 use axum::Json;
+use axum::response::Html;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -48,3 +49,14 @@ impl Modify for StaffToken {
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+/// `GET /docs`: the document rendered by Redoc, which the browser loads from its CDN.
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>convo API</title></head>
+<body><redoc spec-url="/openapi.json"></redoc>
+<script src="https://cdn.redoc.ly/redoc/v2.5.1/bundles/redoc.standalone.js"></script></body></html>
+"#;

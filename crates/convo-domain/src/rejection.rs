@@ -142,7 +142,7 @@ impl ErrorBody {
     }
 }
 
-/// One entry of [`ErrorBody::errors`].
+/// One error of an `ErrorBody`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorDetail {

@@ -210,6 +210,15 @@ async fn put_request_response_and_errors_agree_with_vcitas_swagger() {
     let app = TestApp::spawn().await;
     let doc = document(&app).await;
     let swagger = vcita_swagger();
+    let page = app
+        .client
+        .get(format!("{}/docs", app.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("a page");
+    assert!(page.contains(r#"spec-url="/openapi.json""#), "{page}");
 
     let found = put_disagreements(&doc, &swagger);
     assert!(found.is_empty(), "disagreements:\n  {}", found.join("\n  "));
