@@ -336,16 +336,20 @@ pub fn token(staff: &str, business: &str, scope: &str) -> String {
     )
 }
 
+/// vcita's published swagger for `/v2/conversations/{id}` (`schemas/vcita/`), as JSON.
+pub fn vcita_swagger() -> Value {
+    serde_json::from_str(include_str!(
+        "../../schemas/vcita/vcita-conversations-v2.swagger.json"
+    ))
+    .expect("swagger parses")
+}
+
 /// vcita's published swagger, turned into a JSON Schema for `definition`, made strict: every
 /// documented property of the shallow form is required and no undocumented one is allowed.
 /// Swagger 2.0 has no `nullable`; the properties vcita documents as "may be null" (or shows as
 /// null in its own example) accept null.
 pub fn vcita_schema(definition: &str) -> jsonschema::Validator {
-    let swagger: Value = serde_json::from_str(include_str!(
-        "../../schemas/vcita/vcita-conversations-v2.swagger.json"
-    ))
-    .expect("swagger parses");
-    let mut definitions = swagger["definitions"].clone();
+    let mut definitions = vcita_swagger()["definitions"].clone();
     let conversation = &mut definitions["Conversation"];
     let properties = conversation["properties"]
         .as_object_mut()

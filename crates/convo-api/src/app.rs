@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use crate::auth::Verifier;
-use crate::{conversations, ops, reply};
+use crate::{conversations, openapi, ops, reply};
 
 /// What every request handler shares.
 #[derive(Debug, Clone)]
@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/platform/v1/conversations", get(conversations::list))
         .route("/health", get(conversations::health))
+        .route("/openapi.json", get(openapi::document))
+        .route("/docs", get(openapi::page))
         .fallback(conversations::no_route)
         .method_not_allowed_fallback(conversations::method_not_allowed)
         .layer(axum::middleware::from_fn(crate::trace::request_span))

@@ -6,26 +6,60 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::Utc;
 use convo_domain::command::{Action, Command};
+use convo_domain::rejection::ErrorBody;
+use convo_domain::render::RenderedConversation;
 use convo_domain::render::{Depth, depth_from_full_client, render};
+use convo_domain::validate::UpdateBody;
 use convo_domain::validate::{MAX_BODY_BYTES, parse_update_body};
 use convo_domain::{Rejection, Uid, UpdateChanges};
 use convo_metrics::Outcome;
 use convo_store::{Answer, Idempotency, Metadata, Request, Transport, store};
 use convo_trace::TraceContext;
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::extract::{self, KeyHeader, MAX_KEY_LEN, PathUid, VcitaQuery};
 use crate::reply;
 
-#[derive(Debug, Deserialize)]
+/// The query of `/v2/conversations/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
+    /// Truthy (present and not `""`, `0`, `false`, `f`, `off`, `no`): the deep rendering, with
+    /// the full client record.
+    #[param(value_type = Option<bool>)]
     full_client: Option<String>,
 }
 
 /// `PUT` and `PATCH`: run the update and answer with the conversation as it now is. Refusals
 /// come in the spec's order: 401, 403, the query (400), the body (413, 400, 422), then 404.
+#[utoipa::path(
+    method(put, patch),
+    path = "/v2/conversations/{id}",
+    tag = "Conversations",
+    params(
+        ("id" = String, Path, description = "The conversation's uid; a merged one routes to its target."),
+        Params,
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "1-128 visible ASCII characters: a retry with the same key and body gets the first answer."),
+        ("X-Correlation-Id" = Option<String>, Header,
+         description = "Carried into the events' metadata; the command id when absent."),
+    ),
+    request_body = UpdateBody,
+    responses(
+        (status = 200, description = "The conversation as it now is.", body = RenderedConversation),
+        (status = 400, description = "Malformed JSON, not an object, a bad query or header.", body = ErrorBody),
+        (status = 401, description = "No valid staff token.", body = ErrorBody),
+        (status = 403, description = "The token may not use conversations.", body = ErrorBody),
+        (status = 404, description = "No such conversation in the caller's business.", body = ErrorBody),
+        (status = 409, description = "An Idempotency-Key reused with another body.", body = ErrorBody),
+        (status = 413, description = "The body, or an event it would store, is too large.", body = ErrorBody),
+        (status = 422, description = "Invalid fields, all of them listed.", body = ErrorBody),
+        (status = 503, description = "The database is unreachable; retry after `Retry-After`.", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(name = "http_update", skip_all, fields(
     conversation = uid.as_ref().map(Uid::as_str),
     staff = %identity.staff_uid,
@@ -164,6 +198,20 @@ fn request_parts(uid: &str, body: &[u8], depth: Depth) -> [Vec<u8>; 3] {
 }
 
 /// `GET`: the conversation as the last accepted write left it.
+#[utoipa::path(
+    get,
+    path = "/v2/conversations/{id}",
+    tag = "Conversations",
+    params(("id" = String, Path, description = "The conversation's uid."), Params),
+    responses(
+        (status = 200, description = "The conversation.", body = RenderedConversation),
+        (status = 400, description = "A bad query string.", body = ErrorBody),
+        (status = 401, description = "No valid staff token.", body = ErrorBody),
+        (status = 403, description = "The token may not use conversations.", body = ErrorBody),
+        (status = 404, description = "No such conversation in the caller's business.", body = ErrorBody),
+        (status = 503, description = "The database is unreachable.", body = ErrorBody),
+    )
+)]
 #[tracing::instrument(name = "http_show", skip_all, fields(
     conversation = uid.as_ref().map(Uid::as_str),
     staff = %identity.staff_uid,
@@ -196,10 +244,17 @@ pub async fn show(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The query of `/platform/v1/conversations`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// `inbox`, `follow_up`, `sent`, `archived`, `attention`, `trash`; anything else lists all.
     folder: Option<String>,
+    /// From 1; 1 by default.
+    #[param(value_type = Option<u32>)]
     page: Option<String>,
+    /// From 1, at most 100; 25 by default.
+    #[param(value_type = Option<u32>)]
     per_page: Option<String>,
 }
 
@@ -209,6 +264,19 @@ const DEFAULT_PER_PAGE: u32 = 25;
 
 /// `GET /platform/v1/conversations`: the business's conversations in a folder, from the read
 /// models (they trail the writes by the projector's lag).
+#[utoipa::path(
+    get,
+    path = "/platform/v1/conversations",
+    tag = "Conversations",
+    params(ListParams),
+    responses(
+        (status = 200, description = "`{\"status\": \"OK\", \"data\": {\"conversations\": [...]}}`", body = Object),
+        (status = 400, description = "A bad page or per_page.", body = ErrorBody),
+        (status = 401, description = "No valid staff token.", body = ErrorBody),
+        (status = 403, description = "The token may not use conversations.", body = ErrorBody),
+        (status = 503, description = "The database is unreachable.", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(app): State<AppState>,
     identity: Identity,
@@ -280,6 +348,16 @@ pub async fn method_not_allowed(
 /// Liveness and database reachability, with every relay's stall (a record the broker refuses, a
 /// position from another cluster), if any: 200 while the database answers (a stalled relay does
 /// not stop the API from serving), 503 when it does not.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "Operations",
+    security(()),
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\", \"stalled_relays\": [{\"relay\", \"since\", \"reason\"}]}`", body = Object),
+        (status = 503, description = "`{\"status\": \"unavailable\"}`", body = Object),
+    )
+)]
 pub async fn health(State(app): State<AppState>) -> Response {
     let relays = async {
         sqlx_ping(&app).await?;

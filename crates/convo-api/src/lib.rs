@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 mod conversations;
 mod extract;
+pub mod openapi;
 pub mod ops;
 mod reply;
 mod trace;

@@ -5,14 +5,14 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use convo_domain::Rejection;
+use convo_domain::rejection::{ErrorBody, ErrorDetail};
 use convo_store::Answer;
-use serde_json::json;
 
 /// vcita's 401 body (spec §2).
 pub fn unauthorized() -> Response {
     error(
         StatusCode::UNAUTHORIZED,
-        json!({"code": "unauthorized", "message": "401 Unauthorized"}),
+        ErrorDetail::new("unauthorized", "401 Unauthorized"),
     )
 }
 
@@ -20,7 +20,10 @@ pub fn unauthorized() -> Response {
 pub fn forbidden() -> Response {
     error(
         StatusCode::FORBIDDEN,
-        json!({"code": "forbidden", "message": "You are not authorized to perform this action."}),
+        ErrorDetail::new(
+            "forbidden",
+            "You are not authorized to perform this action.",
+        ),
     )
 }
 
@@ -28,7 +31,7 @@ pub fn forbidden() -> Response {
 pub fn timed_out() -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({"code": "timeout", "message": "The request took too long. Please retry."}),
+        ErrorDetail::new("timeout", "The request took too long. Please retry."),
     )
 }
 
@@ -36,7 +39,7 @@ pub fn timed_out() -> Response {
 pub fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        json!({"code": "not_found", "message": "No such resource"}),
+        ErrorDetail::new("not_found", "No such resource"),
     )
 }
 
@@ -44,7 +47,7 @@ pub fn not_found() -> Response {
 pub fn method_not_allowed() -> Response {
     error(
         StatusCode::METHOD_NOT_ALLOWED,
-        json!({"code": "method_not_allowed", "message": "This method is not allowed here"}),
+        ErrorDetail::new("method_not_allowed", "This method is not allowed here"),
     )
 }
 
@@ -53,7 +56,7 @@ pub fn internal(error_text: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %error_text, "request failed");
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
-        json!({"code": "internal_error", "message": "Internal server error"}),
+        ErrorDetail::new("internal_error", "Internal server error"),
     )
 }
 
@@ -66,8 +69,10 @@ pub fn store_error(failure: &convo_store::StoreError) -> Response {
     tracing::warn!(error = %failure, "database unavailable");
     let mut response = error(
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({"code": "service_unavailable",
-               "message": "The service is temporarily unavailable. Please retry shortly."}),
+        ErrorDetail::new(
+            "service_unavailable",
+            "The service is temporarily unavailable. Please retry shortly.",
+        ),
     );
     response
         .headers_mut()
@@ -91,6 +96,6 @@ pub fn send(reply: Answer) -> Response {
     (status, Json(reply.body)).into_response()
 }
 
-fn error(status: StatusCode, error: serde_json::Value) -> Response {
-    (status, Json(json!({"success": false, "errors": [error]}))).into_response()
+fn error(status: StatusCode, error: ErrorDetail) -> Response {
+    (status, Json(ErrorBody::new(vec![error]))).into_response()
 }

@@ -80,37 +80,88 @@ impl Rejection {
     }
 
     /// vcita's error list (`errors` of the `ErrorResponse` schema).
-    pub fn errors(&self) -> Vec<serde_json::Value> {
-        use serde_json::json;
+    pub fn errors(&self) -> Vec<ErrorDetail> {
         match self {
-            Self::BadRequest { message } => {
-                vec![json!({"code": "bad_request", "message": message})]
-            }
-            Self::TooLarge => vec![json!({
-                "code": "bad_request",
-                "message": format!("request body exceeds {} bytes", crate::validate::MAX_BODY_BYTES)
-            })],
-            Self::EventTooLarge { event_type, bytes } => vec![json!({
-                "code": "bad_request",
-                "message": format!(
+            Self::BadRequest { message } => vec![ErrorDetail::new("bad_request", message)],
+            Self::TooLarge => vec![ErrorDetail::new(
+                "bad_request",
+                &format!(
+                    "request body exceeds {} bytes",
+                    crate::validate::MAX_BODY_BYTES
+                ),
+            )],
+            Self::EventTooLarge { event_type, bytes } => vec![ErrorDetail::new(
+                "bad_request",
+                &format!(
                     "the {event_type} event this command would store is {bytes} bytes; \
                      events are limited to {} bytes",
                     crate::event::MAX_EVENT_BYTES
-                )
-            })],
+                ),
+            )],
             Self::Invalid { errors } => errors
                 .iter()
-                .map(|e| json!({"field": e.field, "code": e.code, "message": e.message}))
+                .map(|e| ErrorDetail {
+                    field: Some(e.field.clone()),
+                    code: e.code.clone(),
+                    message: e.message.clone(),
+                })
                 .collect(),
-            Self::NotFound | Self::Merged { .. } => vec![json!({
-                "code": "invalid", "field": "id", "message": "Invalid conversation_uid"
-            })],
-            Self::Conflict { message } => vec![json!({"code": "conflict", "message": message})],
+            Self::NotFound | Self::Merged { .. } => vec![ErrorDetail {
+                field: Some("id".to_owned()),
+                ..ErrorDetail::new("invalid", "Invalid conversation_uid")
+            }],
+            Self::Conflict { message } => vec![ErrorDetail::new("conflict", message)],
         }
     }
 
     /// vcita's `ErrorResponse` body: `{"success": false, "errors": [...]}`.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({"success": false, "errors": self.errors()})
+        ErrorBody::new(self.errors()).to_json()
+    }
+}
+
+/// vcita's `ErrorResponse`: every error answer of the HTTP API has this body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// Always `false`.
+    pub success: bool,
+    pub errors: Vec<ErrorDetail>,
+}
+
+impl ErrorBody {
+    pub fn new(errors: Vec<ErrorDetail>) -> Self {
+        Self {
+            success: false,
+            errors,
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("an error body serializes")
+    }
+}
+
+/// One error of an `ErrorBody`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    /// The field that failed validation, when the error is about one (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Machine-readable: `invalid`, `bad_request`, `conflict`, `unauthorized`, `forbidden`, ...
+    pub code: String,
+    /// Human-readable.
+    pub message: String,
+}
+
+impl ErrorDetail {
+    /// An error about the request as a whole (no `field`).
+    pub fn new(code: &str, message: &str) -> Self {
+        Self {
+            field: None,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
     }
 }

@@ -7,12 +7,18 @@
 //! - Every timestamp is UTC RFC 3339 with `Z` at second precision; human forms are English, UTC.
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::state::Conversation;
 
+mod shape;
+pub use shape::{RenderedClient, RenderedConversation, RenderedMessage, RenderedStaff};
+
 /// How much to render: vcita's `full_client` query switches to `Deep`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum Depth {
     Shallow,
     Deep,
@@ -39,76 +45,93 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Renders the conversation as `staff_uid` sees it. `now` only feeds the human-readable forms.
+/// [`rendered`] as JSON: the body the API answers with.
 pub fn render(state: &Conversation, staff_uid: &str, depth: Depth, now: DateTime<Utc>) -> Value {
-    let collaborator = state.collaborator(staff_uid).filter(|c| c.follow_up);
-    let follow_up_date = collaborator.and_then(|c| c.follow_up_date);
-    let mut out = json!({
-        "uid": state.uid,
-        "title": state.title,
-        "follow_up": collaborator.is_some(),
-        "follow_up_date": follow_up_date.map(timestamp),
-        "follow_up_message": collaborator.map(|c| c.follow_up_message.as_str()).unwrap_or(""),
-        "follow_up_text": follow_up_text(collaborator.is_some(), follow_up_date),
-        "business_unread": state.business_unread,
-        "spam": state.spam,
-        "archived": state.archived,
-        "sent": state.sent,
-        "received": state.received,
-        "deleted": state.deleted_at.is_some(),
-        "matter_searchable": state.matter_searchable,
-        "last_user_action_at": state.last_user_action_at.map(timestamp),
-        "last_user_action_at_h": state.last_user_action_at.map(|t| human_time(t, now)).unwrap_or_default(),
-        "last_client_action_at": state.last_client_action_at.map(timestamp),
-        "last_client_action_at_h": state.last_client_action_at.map(|t| human_time(t, now)).unwrap_or_default(),
-        "last_message": state.last_message.as_ref().map(|m| json!({
-            "title": m.title, "text": m.text, "message_of": m.message_of, "extra_data": {}
-        })),
-        "depth": match depth { Depth::Shallow => "shallow", Depth::Deep => "deep" },
-        "message_count": state.message_count,
-        "client": client(state, depth),
-        "staff": {"uid": state.staff.uid, "display_name": state.staff.display_name},
-        "has_matter": false,
-        "matter": null,
-    });
-    if depth == Depth::Deep {
-        let source = &state.source;
-        let text = |s: &Option<String>| s.clone().unwrap_or_default();
-        let deep = json!({
-            "require_attention": state.business_unread,
-            "source": text(&source.source),
-            "source_data": source.source_data,
-            "source_type": text(&source.source_type),
-            "source_type_h": humanize(source.source_type.as_deref().unwrap_or("")),
-            "sourceable_type": text(&source.sourceable_type),
-            "sourceable_id": text(&source.sourceable_id),
-        });
-        if let (Value::Object(out), Value::Object(deep)) = (&mut out, deep) {
-            out.extend(deep);
-        }
-    }
-    out
+    serde_json::to_value(rendered(state, staff_uid, depth, now))
+        .expect("a rendered conversation serializes")
 }
 
-fn client(state: &Conversation, depth: Depth) -> Value {
-    let c = &state.client;
-    let mut map = Map::new();
-    if depth == Depth::Deep {
-        map.extend(c.full.clone());
+/// The conversation as `staff_uid` sees it. `now` only feeds the human-readable forms.
+pub fn rendered(
+    state: &Conversation,
+    staff_uid: &str,
+    depth: Depth,
+    now: DateTime<Utc>,
+) -> RenderedConversation {
+    let collaborator = state.collaborator(staff_uid).filter(|c| c.follow_up);
+    let follow_up_date = collaborator.and_then(|c| c.follow_up_date);
+    let human = |at: Option<DateTime<Utc>>| at.map(|t| human_time(t, now)).unwrap_or_default();
+    let deep = depth == Depth::Deep;
+    let source = &state.source;
+    let deep_text = |s: &Option<String>| deep.then(|| s.clone().unwrap_or_default());
+    RenderedConversation {
+        uid: state.uid.clone(),
+        title: state.title.clone(),
+        follow_up: collaborator.is_some(),
+        follow_up_date: follow_up_date.map(timestamp),
+        follow_up_message: collaborator
+            .map(|c| c.follow_up_message.clone())
+            .unwrap_or_default(),
+        follow_up_text: follow_up_text(collaborator.is_some(), follow_up_date),
+        business_unread: state.business_unread,
+        spam: state.spam,
+        archived: state.archived,
+        sent: state.sent,
+        received: state.received,
+        deleted: state.deleted_at.is_some(),
+        matter_searchable: state.matter_searchable,
+        last_user_action_at: state.last_user_action_at.map(timestamp),
+        last_user_action_at_h: human(state.last_user_action_at),
+        last_client_action_at: state.last_client_action_at.map(timestamp),
+        last_client_action_at_h: human(state.last_client_action_at),
+        last_message: state.last_message.as_ref().map(|m| RenderedMessage {
+            title: m.title.clone(),
+            text: m.text.clone(),
+            message_of: m.message_of.clone(),
+            extra_data: Map::new(),
+        }),
+        depth,
+        message_count: state.message_count,
+        client: client(state, depth),
+        staff: RenderedStaff {
+            uid: state.staff.uid.clone(),
+            display_name: state.staff.display_name.clone(),
+        },
+        has_matter: false,
+        matter: None,
+        require_attention: deep.then_some(state.business_unread),
+        source: deep_text(&source.source),
+        source_data: deep.then(|| source.source_data.clone()),
+        source_type: deep_text(&source.source_type),
+        source_type_h: deep.then(|| humanize(source.source_type.as_deref().unwrap_or(""))),
+        sourceable_type: deep_text(&source.sourceable_type),
+        sourceable_id: deep_text(&source.sourceable_id),
     }
-    let display_name = format!("{} {}", c.first_name, c.last_name)
-        .trim()
-        .to_owned();
-    map.extend([
-        ("uid".to_owned(), json!(c.uid)),
-        ("first_name".to_owned(), json!(c.first_name)),
-        ("last_name".to_owned(), json!(c.last_name)),
-        ("display_name".to_owned(), json!(display_name)),
-        ("email".to_owned(), json!(c.email)),
-        ("phone".to_owned(), json!(c.phone)),
-        ("spam".to_owned(), json!(state.client_spam)),
-    ]);
-    Value::Object(map)
+}
+
+fn client(state: &Conversation, depth: Depth) -> RenderedClient {
+    let c = &state.client;
+    let mut full = Map::new();
+    if depth == Depth::Deep {
+        full.extend(
+            c.full
+                .iter()
+                .filter(|(key, _)| !RenderedClient::SUMMARY_FIELDS.contains(&key.as_str()))
+                .map(|(key, value)| (key.clone(), value.clone())),
+        );
+    }
+    RenderedClient {
+        full,
+        uid: c.uid.clone(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        display_name: format!("{} {}", c.first_name, c.last_name)
+            .trim()
+            .to_owned(),
+        email: c.email.clone(),
+        phone: c.phone.clone(),
+        spam: state.client_spam,
+    }
 }
 
 /// "Reminder set for Wed, May 6 at 10:31 AM UTC"; "Follow-up set" without a date; "" when none.

@@ -98,7 +98,11 @@ pub fn outcome(wire: &WireCommand, decision: &Result<Accepted, Rejection>) -> Ou
             kind,
             conversation_uid: wire.conversation_uid.clone(),
             http_status: rejection.http_status(),
-            errors: rejection.errors(),
+            errors: rejection
+                .errors()
+                .iter()
+                .map(|e| serde_json::to_value(e).expect("an error serializes"))
+                .collect(),
         },
     }
 }

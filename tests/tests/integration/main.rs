@@ -13,6 +13,7 @@ mod history;
 mod idempotency;
 mod merges_and_deletes;
 mod metrics;
+mod openapi;
 mod operate;
 mod outage;
 mod partitions;
