@@ -31,6 +31,27 @@ struct Cli {
     /// Log output format.
     #[arg(long, env = "CONVO_LOG_FORMAT", default_value = "text", global = true)]
     log_format: telemetry::Format,
+    /// What is logged, in `RUST_LOG`'s syntax (e.g. `info,convo_api=debug`).
+    #[arg(
+        long,
+        env = "RUST_LOG",
+        default_value = telemetry::DEFAULT_FILTER,
+        global = true
+    )]
+    log_filter: String,
+    /// OpenTelemetry collector that traced spans are exported to (OTLP/HTTP JSON, `http://` only;
+    /// `/v1/traces` is appended; `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, a full URL, wins). Unset:
+    /// no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true)]
+    otlp_endpoint: Option<String>,
+    /// The service name exported spans carry.
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        default_value = "convo",
+        global = true
+    )]
+    otel_service_name: String,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -232,7 +253,12 @@ fn parse_ttl(text: &str) -> Result<chrono::Duration, String> {
 /// exit code is 1.
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let _exporter = telemetry::init(cli.log_format);
+    let _exporter = telemetry::init(&telemetry::Settings {
+        format: cli.log_format,
+        filter: &cli.log_filter,
+        otlp_endpoint: cli.otlp_endpoint.as_deref(),
+        service_name: &cli.otel_service_name,
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

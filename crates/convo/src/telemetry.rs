@@ -16,15 +16,32 @@ pub enum Format {
     Json,
 }
 
+/// What is logged when `RUST_LOG` / `--log-filter` does not say.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,librdkafka=warn";
+
+/// The logging and tracing settings (global flags, or their environment variables).
+#[derive(Debug)]
+pub struct Settings<'a> {
+    pub format: Format,
+    pub filter: &'a str,
+    pub otlp_endpoint: Option<&'a str>,
+    pub service_name: &'a str,
+}
+
 /// Installs the logger. The exporter, when there is one, sends its last spans when dropped: keep
-/// it until the end of `main`.
-pub fn init(format: Format) -> Option<Exporter> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,librdkafka=warn"));
-    let (spans, exporter) = match otlp::Endpoint::from_env() {
+/// it until the end of `main`. A filter that does not parse is reported and the default used.
+pub fn init(settings: &Settings<'_>) -> Option<Exporter> {
+    let filter = EnvFilter::try_new(settings.filter).unwrap_or_else(|e| {
+        eprintln!(
+            "warning: log filter {:?} does not parse ({e}); using {DEFAULT_FILTER:?}",
+            settings.filter
+        );
+        EnvFilter::new(DEFAULT_FILTER)
+    });
+    let format = settings.format;
+    let (spans, exporter) = match otlp::Endpoint::from_settings(settings.otlp_endpoint) {
         Some(endpoint) => {
-            let service = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| "convo".into());
-            let (layer, exporter) = otlp::start(endpoint, service);
+            let (layer, exporter) = otlp::start(endpoint, settings.service_name.to_owned());
             (Some(layer), Some(exporter))
         }
         None => (None, None),

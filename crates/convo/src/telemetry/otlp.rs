@@ -38,12 +38,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The endpoint the environment names, if any. An endpoint this exporter cannot use
-    /// (`https://`, no host) is reported and ignored.
-    pub fn from_env() -> Option<Self> {
+    /// The endpoint to export to, if any: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (a full URL), else
+    /// `base` (`--otlp-endpoint` / `OTEL_EXPORTER_OTLP_ENDPOINT`) with `/v1/traces`. An endpoint
+    /// this exporter cannot use (`https://`, no host) is reported and ignored.
+    pub fn from_settings(base: Option<&str>) -> Option<Self> {
         let traces = std::env::var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").ok();
         let url = traces.filter(|u| !u.is_empty()).or_else(|| {
-            let base = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok()?;
+            let base = base?;
             (!base.is_empty()).then(|| format!("{}/v1/traces", base.trim_end_matches('/')))
         })?;
         let parsed = Self::parse(&url);
