@@ -30,6 +30,10 @@ use crate::error::StoreError;
 use crate::handler::{Accepted, Answer, AnswerFn, MAX_ATTEMPTS, MAX_REROUTES, Request, outcome_of};
 use crate::store::{self, Append, NewOutcome, StoredOutcome};
 
+/// Starts a batch's transaction. Generic plans: the batch's statements take arrays, and
+/// PostgreSQL would otherwise plan each anew at every execution (custom plans: about 0.4 ms of
+/// planning each, more than they take to run).
+const BEGIN: &str = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan";
 /// Most commands in one transaction.
 const MAX_BATCH: usize = 128;
 /// The least a batch waits for a connection, however long its commands were queued.
@@ -247,7 +251,7 @@ async fn run(pool: &PgPool, batch: &[Job], cache: &Cache) -> Result<Vec<Step>, S
     let connection = tokio::time::timeout(wait.max(MIN_WAIT), pool.acquire()).await;
     let mut connection =
         connection.map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
-    let mut tx = sqlx::Connection::begin(&mut *connection).await?;
+    let mut tx = sqlx::Connection::begin_with(&mut *connection, BEGIN).await?;
     let mut inputs: Vec<String> = batch
         .iter()
         .map(|job| job.request.command.conversation_uid.clone())
