@@ -23,6 +23,6 @@ convo_broker_up
 
 cd "$repo"
 convo_sqlx_offline_auto "$repo"
-cargo build --release -p convo-bench
+cargo build --release -p convo -p convo-bench
 bin=${CARGO_TARGET_DIR:-$repo/target}/release/convo-bench
 "$bin" "$@"

@@ -1,50 +1,48 @@
-//! `convo-bench`: measures the figures of `../shared/docs/performance.md` that the service can
-//! produce so far, against the PostgreSQL server in `DATABASE_URL` (a fresh database per run)
-//! and the broker in `KAFKA_BROKERS` (fresh topics per run). Prints a table, then one JSON line.
+//! `convo-bench`: measures every figure of `performance.md` (`docs/benchmarks.md` says how),
+//! against the PostgreSQL server of `DATABASE_URL` and the broker of `KAFKA_BROKERS`, each
+//! benchmark on a fresh database and fresh topics. HTTP figures are measured from outside the
+//! service: `convo serve` runs in processes of its own. Prints a table, then one JSON line per
+//! figure (median and spread over `--runs`).
 //!
-//! Run it through `scripts/bench.sh`, which starts PostgreSQL and the broker and builds in
-//! release mode.
+//! Run it through `scripts/bench.sh`, which starts PostgreSQL and the broker and builds `convo`
+//! and this binary in release mode.
 
+mod aggregate;
+mod downstream;
+mod http;
+mod intake;
+mod load;
+mod rebuild;
+mod report;
 mod seed_history;
+mod service;
+mod setup;
 
-use std::str::FromStr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use convo_domain::command::{Action, Command, StartConversation};
-use convo_domain::state::{ClientInfo, Source, StaffRef};
-use convo_domain::{Conversation, UpdateChanges, decide};
-use convo_kafka::{KafkaConfig, LogContext, Topics};
-use convo_store::store::{self, Metadata};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Executor, PgPool};
-use tokio_util::sync::CancellationToken;
 
-const SECRET: &str = "benchmark-secret-benchmark-secret-0123";
-const BUSINESS: &str = "benchbusiness001";
-const STAFF: &str = "benchstaff000001";
-/// Concurrent connections of the throughput benchmark (performance.md W1), and the pool size.
-const CONNECTIONS: usize = 64;
+use crate::report::Report;
+
+/// Concurrent connections of W1.
+pub const CONNECTIONS: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Bench {
-    /// Sequential PUT round trips over HTTP (median, p99).
-    PutLatency,
-    /// Events/s from the events table to the broker, acknowledged; and raw produce of the same
-    /// records for comparison.
-    Relay,
-    /// Events/s from the events topic into the read models.
-    Projector,
-    /// How far the read models trail a committed write (relay + broker + projector).
-    Lag,
-    /// Concurrent PUTs (64 connections) against plain INSERTs of event rows (W1, W3).
-    Throughput,
-    /// Commands/s from the commands topic to committed events and outcomes (K1).
+    /// L1: load + decide of a 10,000-event conversation.
+    Aggregate,
+    /// W1, W2, W3, E1, M1: the service over HTTP, one instance.
+    Http,
+    /// K1: the command intake, one instance.
     Intake,
+    /// R1, P1: relay and projectors, each beside its raw rdkafka limit.
+    Relay,
+    /// P2 and M1 of the tools: `convo replay` and `convo export` at each history size.
+    Rebuild,
+    /// S1: W1 and K1 with 2 and 3 instances side by side.
+    Scale,
 }
 
 #[derive(Debug, Parser)]
@@ -57,25 +55,30 @@ struct Cli {
     database_url: String,
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:19092")]
     brokers: String,
-    /// Events to seed for the relay and projector benchmarks.
-    #[arg(long, default_value_t = 100_000)]
-    events: u64,
-    /// Sequential PUTs for the latency benchmark.
-    #[arg(long, default_value_t = 1000)]
-    puts: usize,
-    /// Commands for the intake benchmark.
-    #[arg(long, default_value_t = 20_000)]
-    commands: u64,
-    /// Duration of each timed phase of the throughput benchmark, in seconds.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
-    /// Which benchmarks to run.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "put-latency,throughput,intake,relay,projector,lag"
-    )]
+    /// The reduced set (one run, short phases, small histories, no scale-out): under two
+    /// minutes once built. CI runs it to keep the harness working; it asserts no speed.
+    #[arg(long)]
+    quick: bool,
+    /// Runs of every benchmark (fresh databases and topics each time); each figure is reported
+    /// as the median and the spread over them. Default: 3, or 1 with --quick.
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Length of each timed HTTP phase (W1, W2, W3's baseline), in seconds. Default: 10, or 3
+    /// with --quick.
+    #[arg(long)]
+    seconds: Option<u64>,
+    /// Commands published for K1. Default: 20,000, or 5,000 with --quick.
+    #[arg(long)]
+    commands: Option<u64>,
+    /// Events seeded for R1 and P1. Default: 200,000, or 20,000 with --quick.
+    #[arg(long)]
+    events: Option<u64>,
+    /// Which benchmarks to run (all by default; `scale` only without --quick).
+    #[arg(long, value_delimiter = ',')]
     only: Vec<Bench>,
+    /// The `convo` binary to run as the service (default: the one beside this binary).
+    #[arg(long)]
+    convo: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,14 +93,21 @@ enum Tool {
     SeedHistory(seed_history::SeedHistoryArgs),
 }
 
-/// One measured figure.
-struct Figure {
-    /// The figure's key in the JSON line.
-    key: &'static str,
-    id: &'static str,
-    name: &'static str,
-    value: f64,
-    unit: &'static str,
+/// What every benchmark is sized by.
+#[derive(Debug)]
+pub struct Plan {
+    pub database_url: String,
+    pub brokers: String,
+    pub convo: PathBuf,
+    pub seconds: u64,
+    pub commands: u64,
+    pub events: u64,
+    /// History sizes P2 and the tools' M1 are measured at.
+    pub rebuild_sizes: Vec<u64>,
+    /// PUTs timed by E1.
+    pub e1_puts: usize,
+    /// Loads timed by L1.
+    pub loads: usize,
 }
 
 #[tokio::main]
@@ -113,640 +123,116 @@ async fn main() -> anyhow::Result<()> {
         let pool = convo_store::connect(&cli.database_url, 2).await?;
         return seed_history::run(&pool, args).await;
     }
-    let (pool, url) = fresh_database(&cli.database_url).await?;
-    let mut figures = Vec::new();
-    if cli.only.contains(&Bench::PutLatency) {
-        figures.extend(put_latency(&pool, cli.puts).await?);
-    }
-    if cli.only.contains(&Bench::Throughput) {
-        let (pool, _) = fresh_database(&cli.database_url).await?;
-        figures.extend(throughput(&pool, cli.seconds).await?);
-    }
-    let kafka_config = || {
-        let prefix = format!("bench{}.", uuid::Uuid::new_v4().simple());
-        let mut config = KafkaConfig::new(&cli.brokers, Topics::with_prefix(&prefix));
-        config.partitions = 8;
-        config
+    let convo = match &cli.convo {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("convo"),
     };
-    if cli.only.contains(&Bench::Intake) {
-        let (pool, _) = fresh_database(&cli.database_url).await?;
-        let kafka = kafka_config();
-        convo_kafka::topics::ensure(&kafka).await?;
-        figures.extend(intake(&pool, &kafka, cli.commands).await?);
-    }
-    if cli.only.contains(&Bench::Lag) {
-        let (pool, url) = fresh_database(&cli.database_url).await?;
-        let kafka = kafka_config();
-        convo_kafka::topics::ensure(&kafka).await?;
-        figures.extend(lag(&pool, &url, &kafka, 300).await?);
-    }
-    if cli.only.contains(&Bench::Relay) || cli.only.contains(&Bench::Projector) {
-        let kafka = kafka_config();
-        convo_kafka::topics::ensure(&kafka).await?;
-        eprintln!("seeding {} events ...", cli.events);
-        seed(&pool, cli.events).await?;
-        figures.extend(relay(&pool, &url, &kafka, cli.events).await?);
-        if cli.only.contains(&Bench::Projector) {
-            figures.extend(projector(&pool, &kafka, cli.events).await?);
-        }
-    }
-    println!("{:<4} {:<58} {:>14} unit", "id", "figure", "value");
-    for f in &figures {
-        println!("{:<4} {:<58} {:>14.2} {}", f.id, f.name, f.value, f.unit);
-    }
-    let json: serde_json::Map<String, Value> = figures
-        .iter()
-        .map(|f| (f.key.to_owned(), json!(f.value)))
-        .collect();
-    println!("{}", Value::Object(json));
-    Ok(())
-}
-
-/// A new, migrated database on the server of `url`.
-async fn fresh_database(url: &str) -> anyhow::Result<(PgPool, String)> {
-    let admin = PgConnectOptions::from_str(url)?;
-    let name = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = admin.connect().await.context("connecting to PostgreSQL")?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(CONNECTIONS as u32)
-        .connect_with(admin.clone().database(&name))
-        .await?;
-    convo_store::MIGRATOR.run(&pool).await?;
-    let (server, _) = url
-        .rsplit_once('/')
-        .context("DATABASE_URL names a database")?;
-    eprintln!("benchmark database: {name}");
-    Ok((pool, format!("{server}/{name}")))
-}
-
-fn start_command(uid: &str) -> Command {
-    Command {
-        conversation_uid: uid.to_owned(),
-        business_uid: BUSINESS.to_owned(),
-        now: chrono::Utc::now(),
-        action: Action::Start(StartConversation {
-            title: "Jane Smith".into(),
-            client: ClientInfo {
-                uid: format!("client-{uid}"),
-                first_name: "Jane".into(),
-                last_name: "Smith".into(),
-                email: Some("jane@example.com".into()),
-                phone: None,
-                full: serde_json::Map::new(),
-            },
-            staff: StaffRef {
-                uid: STAFF.into(),
-                display_name: "Ram Almog".into(),
-            },
-            source: Source::default(),
-            campaign: None,
-            mobile: false,
-            matter_searchable: true,
-        }),
-    }
-}
-
-/// Polls `count_sql` (at most one row: a number, NULL or nothing) every 20 ms until it reaches `target`.
-async fn wait_for_count(pool: &PgPool, count_sql: &str, target: u64) -> anyhow::Result<()> {
-    loop {
-        let count: Option<Option<i64>> = sqlx::query_scalar(count_sql).fetch_optional(pool).await?;
-        if count.flatten().unwrap_or(0) as u64 >= target {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Produces every (key, value) to `topic` as fast as the producer takes them, then waits for
-/// every acknowledgement.
-async fn produce_all(
-    producer: &FutureProducer<LogContext>,
-    topic: &str,
-    records: impl Iterator<Item = (String, String)>,
-) -> anyhow::Result<()> {
-    let mut deliveries = Vec::new();
-    for (key, value) in records {
-        let mut record = FutureRecord::to(topic)
-            .key(key.as_str())
-            .payload(value.as_str());
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => {
-                    deliveries.push(delivery);
-                    break;
-                }
-                Err((_, back)) => {
-                    record = back;
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+    anyhow::ensure!(
+        convo.exists(),
+        "{} does not exist: build it (`cargo build --release -p convo`) or pass --convo",
+        convo.display()
+    );
+    let quick = cli.quick;
+    let plan = Plan {
+        database_url: cli.database_url.clone(),
+        brokers: cli.brokers.clone(),
+        convo,
+        seconds: cli.seconds.unwrap_or(if quick { 3 } else { 10 }),
+        commands: cli.commands.unwrap_or(if quick { 5_000 } else { 20_000 }),
+        events: cli.events.unwrap_or(if quick { 20_000 } else { 200_000 }),
+        rebuild_sizes: if quick {
+            vec![20_000]
+        } else {
+            vec![100_000, 1_000_000]
+        },
+        e1_puts: if quick { 100 } else { 500 },
+        loads: if quick { 200 } else { 1_000 },
+    };
+    let runs = cli.runs.unwrap_or(if quick { 1 } else { 3 }).max(1);
+    let benches: Vec<Bench> = if cli.only.is_empty() {
+        Bench::value_variants()
+            .iter()
+            .copied()
+            .filter(|b| !(quick && *b == Bench::Scale))
+            .collect()
+    } else {
+        cli.only.clone()
+    };
+    let mut report = Report::default();
+    let started = Instant::now();
+    for run in 1..=runs {
+        let mut samples = Vec::new();
+        for &bench in &benches {
+            let name = bench
+                .to_possible_value()
+                .context("a name")?
+                .get_name()
+                .to_owned();
+            eprintln!(
+                "[{:>4.0}s] run {run}/{runs}: {name}",
+                started.elapsed().as_secs_f64()
+            );
+            match measure(&plan, bench).await {
+                Ok(measured) => samples.extend(measured),
+                Err(e) => {
+                    eprintln!("run {run}: {name} could not be measured: {e:#}");
+                    report.failures.push(format!("run {run}: {name}: {e:#}"));
                 }
             }
         }
+        let ratios = scale_ratios(&samples);
+        report.add(samples);
+        report.add(ratios);
     }
-    for delivery in futures_util::future::join_all(deliveries).await {
-        delivery?.map_err(|(e, _)| e)?;
-    }
-    Ok(())
-}
-
-/// Runs `command` through the handler as the API does (no idempotency key).
-async fn run_command(
-    handler: &convo_store::CommandHandler,
-    command: Command,
-) -> anyhow::Result<()> {
-    let request = convo_store::Request {
-        command,
-        metadata: convo_store::Metadata {
-            command_id: uuid::Uuid::new_v4().to_string(),
-            correlation_id: "bench".into(),
-            causation_id: "bench".into(),
-            trace: convo_trace::TraceContext::root(),
-        },
-        idempotency: None,
-        transport: convo_store::Transport::Http,
-    };
-    let reply = handler
-        .handle(&request, |decision| convo_store::Answer {
-            status: if decision.is_ok() { 200 } else { 422 },
-            body: Value::Null,
-        })
-        .await?;
-    anyhow::ensure!(reply.status == 200, "the command was rejected");
-    Ok(())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-/// Issue 3's figure: PUT round trips, one after another, each appending an event.
-/// The HTTP API on an ephemeral port over `pool`: its base URL, the handler, and a token.
-async fn spawn_api(pool: &PgPool) -> anyhow::Result<(String, convo_store::CommandHandler, String)> {
-    let handler = convo_store::CommandHandler::new(pool.clone());
-    let verifier = convo_api::auth::Verifier::new(&convo_api::auth::AuthConfig {
-        hs_secret: Some(SECRET.into()),
-        ..Default::default()
-    })?;
-    let state = convo_api::AppState {
-        handler: handler.clone(),
-        verifier: Arc::new(verifier),
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/v2/conversations", listener.local_addr()?);
-    tokio::spawn(convo_api::serve(
-        listener,
-        convo_api::router(state),
-        convo_api::ServerLimits::default(),
-        std::future::pending(),
-    ));
-    let token = convo_api::auth::sign_dev_token(
-        SECRET,
-        STAFF,
-        BUSINESS,
-        "all",
-        chrono::Duration::hours(1),
-        chrono::Utc::now(),
+    eprintln!("[{:>4.0}s] done", started.elapsed().as_secs_f64());
+    report.print();
+    anyhow::ensure!(
+        report.failures.is_empty(),
+        "{} benchmark(s) could not be measured",
+        report.failures.len()
     );
-    Ok((base, handler, token))
-}
-
-/// Issue 3's figure: PUT round trips, one after another, each appending an event.
-async fn put_latency(pool: &PgPool, puts: usize) -> anyhow::Result<Vec<Figure>> {
-    let (base, handler, token) = spawn_api(pool).await?;
-    let url = format!("{base}/benchput00000001");
-    run_command(&handler, start_command("benchput00000001")).await?;
-    let client = reqwest::Client::new();
-    let mut times = Vec::with_capacity(puts);
-    let started = Instant::now();
-    for i in 0..puts {
-        let body = json!({"archived": i % 2 == 0});
-        let t = Instant::now();
-        let response = client
-            .put(&url)
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "PUT answered {}",
-            response.status()
-        );
-        response.bytes().await?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    let total = started.elapsed().as_secs_f64();
-    times.sort_by(f64::total_cmp);
-    Ok(vec![
-        Figure {
-            key: "put_sequential_p50_ms",
-            id: "W0",
-            name: "PUT round trip, sequential, median",
-            value: percentile(&times, 0.5),
-            unit: "ms",
-        },
-        Figure {
-            key: "put_sequential_p99_ms",
-            id: "W0",
-            name: "PUT round trip, sequential, p99",
-            value: percentile(&times, 0.99),
-            unit: "ms",
-        },
-        Figure {
-            key: "put_sequential_per_s",
-            id: "W0",
-            name: "PUTs/s, one connection, sequential",
-            value: puts as f64 / total,
-            unit: "req/s",
-        },
-    ])
-}
-
-/// Appends `events` events: conversations of 100 events each (a start, then archive toggles),
-/// written by 8 concurrent writers, one transaction per conversation.
-async fn seed(pool: &PgPool, events: u64) -> anyhow::Result<()> {
-    let conversations = events.div_ceil(100);
-    let writers: Vec<_> = (0..8)
-        .map(|w| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let mut c = w;
-                while c < conversations {
-                    let uid = format!("benchconv{c:07}");
-                    let count = (events - c * 100).min(100);
-                    let mut state = Conversation::new(&uid);
-                    let mut all = Vec::with_capacity(count as usize);
-                    for i in 0..count {
-                        let command = if i == 0 {
-                            start_command(&uid)
-                        } else {
-                            Command {
-                                action: Action::Update {
-                                    staff_uid: STAFF.into(),
-                                    changes: UpdateChanges {
-                                        archived: Some(i % 2 == 1),
-                                        ..Default::default()
-                                    },
-                                },
-                                ..start_command(&uid)
-                            }
-                        };
-                        let produced =
-                            decide(&state, &command).map_err(|r| anyhow::anyhow!("{r}"))?;
-                        state = produced.iter().fold(state, |s, e| s.evolve(e));
-                        all.extend(produced);
-                    }
-                    let mut tx = pool.begin().await?;
-                    let meta = Metadata {
-                        command_id: "seed".into(),
-                        correlation_id: "seed".into(),
-                        causation_id: "seed".into(),
-                        trace: convo_trace::TraceContext::root(),
-                    };
-                    store::append(
-                        &mut tx,
-                        &store::Append {
-                            uid: &uid,
-                            expected: 0,
-                            events: &all,
-                            business_uid: BUSINESS,
-                            metadata: &meta,
-                        },
-                        None,
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    c += 8;
-                }
-                anyhow::Ok(())
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.await??;
-    }
     Ok(())
 }
 
-async fn relay(
-    pool: &PgPool,
-    url: &str,
-    kafka: &KafkaConfig,
-    events: u64,
-) -> anyhow::Result<Vec<Figure>> {
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let task = tokio::spawn(convo_relay::run(
-        convo_relay::RelayConfig::new(url),
-        kafka.clone(),
-        shutdown.clone(),
-    ));
-    wait_for_count(
-        pool,
-        "SELECT published FROM relay_positions WHERE relay = 'events'",
-        events,
-    )
-    .await?;
-    let relay_seconds = started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    task.await?;
-
-    // The same records, produced straight from memory to another topic with the same producer
-    // settings: the broker-side limit the relay is compared with.
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT conversation_uid, payload::text FROM events ORDER BY tx_id, position",
-    )
-    .fetch_all(pool)
-    .await?;
-    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
-    let topic = &kafka.topics.outcomes;
-    let started = Instant::now();
-    produce_all(&producer, topic, rows.iter().cloned()).await?;
-    let raw_seconds = started.elapsed().as_secs_f64();
-    let relay_rate = events as f64 / relay_seconds;
-    let raw_rate = rows.len() as f64 / raw_seconds;
-    Ok(vec![
-        Figure {
-            key: "relay_events_per_s",
-            id: "R1",
-            name: "relay: events table -> broker, acknowledged",
-            value: relay_rate,
-            unit: "events/s",
-        },
-        Figure {
-            key: "raw_produce_events_per_s",
-            id: "R1",
-            name: "raw produce of the same records (no headers, no DB)",
-            value: raw_rate,
-            unit: "events/s",
-        },
-        Figure {
-            key: "relay_to_raw_ratio",
-            id: "R1",
-            name: "relay / raw produce",
-            value: relay_rate / raw_rate,
-            unit: "ratio",
-        },
-    ])
-}
-
-async fn projector(pool: &PgPool, kafka: &KafkaConfig, events: u64) -> anyhow::Result<Vec<Figure>> {
-    let shutdown = CancellationToken::new();
-    let config = convo_projector::ProjectorConfig::default();
-    let started = Instant::now();
-    let task = tokio::spawn(convo_projector::run(
-        config.clone(),
-        kafka.clone(),
-        pool.clone(),
-        shutdown.clone(),
-    ));
-    let applied = format!(
-        "SELECT sum(next_offset)::bigint FROM partition_claims WHERE consumer = '{}'",
-        config.name
-    );
-    wait_for_count(pool, &applied, events).await?;
-    let seconds = started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    task.await??;
-    Ok(vec![Figure {
-        key: "projector_events_per_s",
-        id: "P1",
-        name: "projector: events topic -> read models (catch-up)",
-        value: events as f64 / seconds,
-        unit: "events/s",
-    }])
-}
-
-/// Commit -> visible in the read model, one write at a time, with relay and projector running
-/// at their default settings.
-async fn lag(
-    pool: &PgPool,
-    url: &str,
-    kafka: &KafkaConfig,
-    writes: usize,
-) -> anyhow::Result<Vec<Figure>> {
-    let shutdown = CancellationToken::new();
-    let relay = tokio::spawn(convo_relay::run(
-        convo_relay::RelayConfig::new(url),
-        kafka.clone(),
-        shutdown.clone(),
-    ));
-    let projector = tokio::spawn(convo_projector::run(
-        convo_projector::ProjectorConfig::default(),
-        kafka.clone(),
-        pool.clone(),
-        shutdown.clone(),
-    ));
-    let handler = convo_store::CommandHandler::new(pool.clone());
-    let uid = "benchlag00000001";
-    run_command(&handler, start_command(uid)).await?;
-    let visible = |version: i64| async move {
-        loop {
-            let projected: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM rm_conversations WHERE uid = $1")
-                    .bind(uid)
-                    .fetch_optional(pool)
-                    .await?;
-            if projected.unwrap_or(0) >= version {
-                return anyhow::Ok(());
+async fn measure(plan: &Plan, bench: Bench) -> anyhow::Result<Vec<report::Sample>> {
+    match bench {
+        Bench::Aggregate => aggregate::run(plan).await,
+        Bench::Http => http::run(plan, 1).await,
+        Bench::Intake => intake::run(plan, 1).await,
+        Bench::Relay => downstream::run(plan).await,
+        Bench::Rebuild => rebuild::run(plan).await,
+        Bench::Scale => {
+            let mut samples = Vec::new();
+            for instances in [2, 3] {
+                samples.extend(http::run(plan, instances).await?);
+                samples.extend(intake::run(plan, instances).await?);
             }
-            tokio::time::sleep(Duration::from_micros(500)).await;
+            Ok(samples)
         }
-    };
-    // The projector claims its partitions at its first heartbeat: wait for the start to arrive.
-    tokio::time::timeout(Duration::from_secs(60), visible(1)).await??;
-    let mut times = Vec::with_capacity(writes);
-    for i in 0..writes {
-        let command = Command {
-            action: Action::Update {
-                staff_uid: STAFF.into(),
-                changes: UpdateChanges {
-                    archived: Some(i % 2 == 0),
-                    ..Default::default()
-                },
-            },
-            ..start_command(uid)
-        };
-        run_command(&handler, command).await?;
-        let committed = Instant::now();
-        visible(2 + i as i64).await?;
-        times.push(committed.elapsed().as_secs_f64() * 1000.0);
     }
-    shutdown.cancel();
-    relay.await?;
-    projector.await??;
-    times.sort_by(f64::total_cmp);
-    Ok(vec![
-        Figure {
-            key: "read_model_lag_p50_ms",
-            id: "E1",
-            name: "read-model lag: commit -> visible in rm_conversations, p50",
-            value: percentile(&times, 0.5),
-            unit: "ms",
-        },
-        Figure {
-            key: "read_model_lag_p99_ms",
-            id: "E1",
-            name: "read-model lag: commit -> visible in rm_conversations, p99",
-            value: percentile(&times, 0.99),
-            unit: "ms",
-        },
-    ])
 }
 
-/// W1: `CONNECTIONS` HTTP connections PUT concurrently for `seconds` on 1,000 conversations,
-/// each PUT flipping `archived` (one event each). W3's limit: plain single-row INSERTs of the same
-/// event rows into a copy of the events table, one transaction each, same concurrency.
-async fn throughput(pool: &PgPool, seconds: u64) -> anyhow::Result<Vec<Figure>> {
-    let (base, handler, token) = spawn_api(pool).await?;
-    let uids: Arc<Vec<String>> = Arc::new((0..1000).map(|i| format!("benchw1c{i:08}")).collect());
-    for uid in uids.iter() {
-        run_command(&handler, start_command(uid)).await?;
-    }
-    let run_for = Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|task| {
-            let (base, token, uids) = (base.clone(), token.clone(), uids.clone());
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                let mut done = 0_u64;
-                let mut i = task;
-                while started.elapsed() < run_for {
-                    // Each connection owns the conversations i = task (mod CONNECTIONS), so every
-                    // PUT flips a value and appends an event.
-                    let uid = &uids[i % uids.len()];
-                    let archived = (i / uids.len()) % 2 == 0;
-                    let response = client
-                        .put(format!("{base}/{uid}"))
-                        .bearer_auth(&token)
-                        .json(&json!({"archived": archived}))
-                        .send()
-                        .await?;
-                    anyhow::ensure!(
-                        response.status() == 200,
-                        "PUT answered {}",
-                        response.status()
-                    );
-                    response.bytes().await?;
-                    done += 1;
-                    i += CONNECTIONS;
-                }
-                anyhow::Ok(done)
-            })
-        })
-        .collect();
-    let mut puts = 0;
-    for task in tasks {
-        puts += task.await??;
-    }
-    let put_rate = puts as f64 / started.elapsed().as_secs_f64();
-
-    sqlx::query("CREATE TABLE bench_inserts (LIKE events INCLUDING ALL)")
-        .execute(pool)
-        .await?;
-    let payload: Value =
-        sqlx::query_scalar("SELECT payload FROM events WHERE event_type = 'Archived' LIMIT 1")
-            .fetch_one(pool)
-            .await?;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|task| {
-            let (pool, payload) = (pool.clone(), payload.clone());
-            tokio::spawn(async move {
-                let mut done = 0_i64;
-                while started.elapsed() < run_for {
-                    sqlx::query(
-                        "INSERT INTO bench_inserts (event_id, conversation_uid, version, event_type,
-                             schema_version, payload, business_uid, actor_staff_uid, command_id,
-                             correlation_id, causation_id, occurred_at)
-                         VALUES ($1, $2, $3, 'Archived', 1, $4, $5, $6, 'c', 'c', 'c', now())",
+/// S1's ratios: each W1 and K1 figure with 2 and 3 instances over the same figure with one
+/// instance, from the same run.
+fn scale_ratios(samples: &[report::Sample]) -> Vec<report::Sample> {
+    let value = |key: &str| samples.iter().find(|s| s.key == key).map(|s| s.value);
+    let mut ratios = Vec::new();
+    for (figure, key) in [("W1", "w1_put_per_s"), ("K1", "k1_commands_per_s")] {
+        let Some(one) = value(key) else { continue };
+        for instances in [2, 3] {
+            if let Some(more) = value(&format!("{key}_{instances}_instances")) {
+                ratios.push(
+                    report::Sample::new(
+                        "S1",
+                        format!("{key}_{instances}_instances_ratio"),
+                        format!("{figure} with {instances} instances / 1 instance (same run)"),
+                        more / one,
+                        "ratio",
                     )
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(format!("insert{task:04}"))
-                    .bind(done + 1)
-                    .bind(&payload)
-                    .bind(BUSINESS)
-                    .bind(STAFF)
-                    .execute(&pool)
-                    .await?;
-                    done += 1;
-                }
-                anyhow::Ok(done as u64)
-            })
-        })
-        .collect();
-    let mut inserts = 0;
-    for task in tasks {
-        inserts += task.await??;
+                    .goal(">= 1.0"),
+                );
+            }
+        }
     }
-    let insert_rate = inserts as f64 / started.elapsed().as_secs_f64();
-    Ok(vec![
-        Figure {
-            key: "put_concurrent_per_s",
-            id: "W1",
-            name: "PUTs/s, 64 connections, 1,000 conversations",
-            value: put_rate,
-            unit: "req/s",
-        },
-        Figure {
-            key: "plain_insert_per_s",
-            id: "W3",
-            name: "plain INSERT of an event row, 64 connections",
-            value: insert_rate,
-            unit: "rows/s",
-        },
-        Figure {
-            key: "put_to_insert_ratio",
-            id: "W3",
-            name: "W1 / plain INSERT",
-            value: put_rate / insert_rate,
-            unit: "ratio",
-        },
-    ])
-}
-
-/// K1: `commands` update commands (each flipping `archived` on one of 1,000 conversations) are
-/// published first; then the intake starts and is timed until every command has its outcome.
-async fn intake(pool: &PgPool, kafka: &KafkaConfig, commands: u64) -> anyhow::Result<Vec<Figure>> {
-    let handler = convo_store::CommandHandler::new(pool.clone());
-    let uids: Vec<String> = (0..1000).map(|i| format!("benchk1c{i:08}")).collect();
-    for uid in &uids {
-        run_command(&handler, start_command(uid)).await?;
-    }
-    let producer: FutureProducer<LogContext> = kafka.producer().create_with_context(LogContext)?;
-    let records = (0..commands as usize).map(|i| {
-        let uid = &uids[i % uids.len()];
-        let command = json!({"type": "UpdateConversation", "command_id": format!("k1-{i}"),
-            "conversation_uid": uid, "business_uid": BUSINESS, "staff_uid": STAFF,
-            "body": {"archived": (i / uids.len()).is_multiple_of(2)}});
-        (uid.clone(), command.to_string())
-    });
-    produce_all(&producer, &kafka.topics.commands, records).await?;
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let task = tokio::spawn(convo_intake::run(
-        convo_intake::IntakeConfig::default(),
-        kafka.clone(),
-        handler,
-        shutdown.clone(),
-    ));
-    wait_for_count(
-        pool,
-        "SELECT count(*) FROM command_outcomes WHERE command_id LIKE 'cmd:k1-%'",
-        commands,
-    )
-    .await?;
-    let seconds = started.elapsed().as_secs_f64();
-    shutdown.cancel();
-    task.await??;
-    Ok(vec![Figure {
-        key: "intake_commands_per_s",
-        id: "K1",
-        name: "command intake: commands topic -> events + outcomes (catch-up)",
-        value: commands as f64 / seconds,
-        unit: "commands/s",
-    }])
+    ratios
 }

@@ -18,7 +18,7 @@ use convo_domain::{Conversation, Event, EventBody, decide};
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::{STAFF, start_command};
+use crate::setup::{STAFF, start_command};
 
 /// Events written per statement (whole conversations). Each statement is its own transaction.
 const BATCH_EVENTS: u64 = 50_000;
@@ -108,6 +108,35 @@ fn templates() -> anyhow::Result<Templates> {
 }
 
 pub async fn run(pool: &PgPool, args: &SeedHistoryArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let written = write(pool, args, |written| eprint!("\r{written} events")).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!();
+    println!(
+        "seeded {written} events in conversations of up to {} in {seconds:.1} s ({:.0} events/s)",
+        args.per_conversation,
+        written as f64 / seconds
+    );
+    Ok(())
+}
+
+/// Seeds `events` events in conversations of `per_conversation` (over 10 businesses), quietly.
+pub async fn seed(pool: &PgPool, events: u64, per_conversation: u64) -> anyhow::Result<()> {
+    let args = SeedHistoryArgs {
+        events,
+        per_conversation,
+        businesses: 10,
+    };
+    write(pool, &args, |_| {}).await?;
+    Ok(())
+}
+
+/// Writes the history `args` describe; `progress` is told the events written after each batch.
+async fn write(
+    pool: &PgPool,
+    args: &SeedHistoryArgs,
+    progress: impl Fn(u64),
+) -> anyhow::Result<u64> {
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(pool)
         .await
@@ -120,7 +149,6 @@ pub async fn run(pool: &PgPool, args: &SeedHistoryArgs) -> anyhow::Result<()> {
     let k = args.per_conversation;
     let per_batch = (BATCH_EVENTS / k).max(1);
     let conversations = args.events.div_ceil(k);
-    let started = Instant::now();
     let mut written = 0;
     let mut first = 0;
     while first < conversations {
@@ -129,20 +157,14 @@ pub async fn run(pool: &PgPool, args: &SeedHistoryArgs) -> anyhow::Result<()> {
             .map(|n| convo_store::store::event_id(&uid(n / k), n % k + 1))
             .collect();
         written += insert(pool, first, k, args.businesses, &ids, &templates).await?;
-        eprint!("\r{written} events");
+        progress(written);
         first = last;
     }
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!();
-    println!(
-        "seeded {written} events in {conversations} conversations of up to {k} in {seconds:.1} s ({:.0} events/s)",
-        written as f64 / seconds
-    );
-    Ok(())
+    Ok(written)
 }
 
 /// The uid of the `n`th seeded conversation (the SQL below spells it the same way).
-fn uid(n: u64) -> String {
+pub fn uid(n: u64) -> String {
     format!("hist{n:012}")
 }
 
