@@ -48,9 +48,10 @@ pub struct KafkaConfig {
     /// keeps group joins quick.
     pub session_timeout_ms: u32,
     /// Longest a consumer's fetch waits at the broker for new records. Apache Kafka answers a
-    /// waiting fetch as soon as records arrive; a broker that does not (the local test broker)
-    /// adds up to this much latency. 50 ms keeps the read models' lag low on both, at the cost of
-    /// a few empty fetches per second when idle.
+    /// waiting fetch as soon as records arrive; a broker that does not (tansu) adds up to this
+    /// much latency to every record: the read models' lag (E1). 10 ms keeps it within E1's goal
+    /// there, at the cost of up to 100 empty fetches per second per idle consumer
+    /// (docs/benchmarks.md: 50 ms gave a read-model lag of 51 ms at the median).
     pub fetch_wait_max_ms: u32,
     /// How long a producer keeps trying to deliver a message before reporting it failed.
     pub message_timeout_ms: u32,
@@ -70,7 +71,7 @@ impl KafkaConfig {
             session_timeout_ms: 6000,
             message_timeout_ms: 30_000,
             message_max_bytes: 1_000_000,
-            fetch_wait_max_ms: 50,
+            fetch_wait_max_ms: 10,
             client_id: "convo".to_owned(),
         }
     }
