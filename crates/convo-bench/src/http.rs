@@ -10,6 +10,7 @@ use rdkafka::Offset;
 use rdkafka::consumer::StreamConsumer;
 use tokio_util::sync::CancellationToken;
 
+use crate::cpu;
 use crate::load::{self, Conversations, Target};
 use crate::report::Sample;
 use crate::service::Service;
@@ -27,10 +28,7 @@ const RATE: u32 = 2_000;
 pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
     let stack = Stack::fresh(&plan.database_url, &plan.brokers).await?;
     let uids = stack.start_conversations("benchw1c", CONVERSATIONS).await?;
-    let mut services = Vec::new();
-    for _ in 0..instances {
-        services.push(Service::start(&plan.convo, &stack, "api,relay,intake,projector").await?);
-    }
+    let services = Service::start_many(&plan.convo, &stack, instances).await?;
     let target = Target {
         bases: services.iter().map(|s| s.base.clone()).collect(),
         token: convo_api::auth::sign_dev_token(
@@ -71,7 +69,9 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = CancellationToken::new();
     let sampler = sample_rss(&services, peak.clone(), sampling.clone());
+    let cpu_before = cpu::Snapshot::take();
     let w1 = load::closed_loop(&target, CONNECTIONS, seconds).await;
+    let cpu = cpu::Snapshot::take().since(&cpu_before);
     sampling.cancel();
     sampler.await?;
     w1.all_ok()?;
@@ -112,6 +112,24 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
         .load("VmRSS of each service process every 100 ms during W1")
         .goal("<= 150"),
     );
+    let cores = cpu::cores();
+    let total: f64 = cpu.iter().map(|(_, used)| used).sum();
+    samples.push(
+        Sample::new(
+            id,
+            format!("w1_cpu_total{s}"),
+            format!("CPU used during W1, all processes, {instances} instance(s)"),
+            total,
+            "% of core",
+        )
+        .load(format!(
+            "user + system time of every process (/proc), {cores} cores: {}% is all of them",
+            100 * cores
+        )),
+    );
+    for (group, used) in cpu {
+        samples.push(Sample::new(id, format!("w1_cpu_{}{s}", group.replace(' ', "_")), format!("CPU used during W1: {group}, {instances} instance(s)"), used, "% of core").load("processes grouped by name: convo (service), postgres, tansu (broker), convo-bench (load generator), other"));
+    }
     if let Some(baseline) = baseline {
         samples.push(
             Sample::new(

@@ -9,6 +9,7 @@ use rdkafka::producer::FutureProducer;
 use serde_json::json;
 
 use crate::Plan;
+use crate::cpu;
 use crate::report::Sample;
 use crate::service::Service;
 use crate::setup::{self, BUSINESS, STAFF, Stack};
@@ -18,10 +19,7 @@ const CONVERSATIONS: usize = 1_000;
 pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
     let stack = Stack::fresh(&plan.database_url, &plan.brokers).await?;
     let uids = stack.start_conversations("benchk1c", CONVERSATIONS).await?;
-    let mut services = Vec::new();
-    for _ in 0..instances {
-        services.push(Service::start(&plan.convo, &stack, "api,relay,intake,projector").await?);
-    }
+    let services = Service::start_many(&plan.convo, &stack, instances).await?;
     claims_settled(&stack, instances).await?;
     let commands = plan.commands;
     let records: Vec<(String, String)> = (0..commands as usize)
@@ -39,10 +37,12 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
     });
     let producer: FutureProducer<LogContext> =
         stack.kafka.producer().create_with_context(LogContext)?;
+    let cpu_before = cpu::Snapshot::take();
     let started = Instant::now();
     setup::produce_all(&producer, &stack.kafka.topics.commands, records.into_iter()).await?;
     outcomes.await??;
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu::Snapshot::take().since(&cpu_before);
     let accepted = stack
         .count("SELECT count(*) FROM events WHERE event_type IN ('Archived', 'Unarchived')")
         .await?;
@@ -63,11 +63,25 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
             "not below 1 instance",
         )
     };
-    Ok(vec![
+    let suffix = key.trim_start_matches("k1_commands_per_s").to_owned();
+    let mut samples = vec![
         Sample::new(id, key, format!("command intake, {instances} instance(s): published -> events committed, outcomes read"), commands as f64 / seconds, "commands/s")
             .load(format!("{commands} update commands (each flipping `archived` on one of {CONVERSATIONS} conversations) published at full speed to 8 partitions while the service runs; timed from the first publish until an outside consumer read every outcome"))
             .goal(goal),
-    ])
+    ];
+    for (group, used) in cpu {
+        samples.push(
+            Sample::new(
+                id,
+                format!("k1_cpu_{}{suffix}", group.replace(' ', "_")),
+                format!("CPU used during K1: {group}, {instances} instance(s)"),
+                used,
+                "% of core",
+            )
+            .load("user + system time of every process (/proc), grouped by name"),
+        );
+    }
+    Ok(samples)
 }
 
 /// Waits until the intake of every instance holds its share of the commands topic's partitions.

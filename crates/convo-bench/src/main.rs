@@ -8,6 +8,7 @@
 //! and this binary in release mode.
 
 mod aggregate;
+mod cpu;
 mod downstream;
 mod http;
 mod intake;
@@ -114,7 +115,8 @@ pub struct Plan {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,sqlx=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -50,6 +50,19 @@ impl Service {
         Ok(service)
     }
 
+    /// `count` instances side by side, each running every role.
+    pub async fn start_many(
+        convo: &Path,
+        stack: &Stack,
+        count: usize,
+    ) -> anyhow::Result<Vec<Self>> {
+        let mut services = Vec::with_capacity(count);
+        for _ in 0..count {
+            services.push(Self::start(convo, stack, "api,relay,intake,projector").await?);
+        }
+        Ok(services)
+    }
+
     async fn ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + timeout;
