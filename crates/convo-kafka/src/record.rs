@@ -61,36 +61,39 @@ impl EventRecord {
         format!("{TYPE_PREFIX}{}", self.event_type)
     }
 
-    /// The binary-mode headers.
+    /// The binary-mode headers, in one header list built in place (librdkafka copies each key
+    /// and value as it is added).
     pub fn headers(&self) -> OwnedHeaders {
+        fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+            Header {
+                key,
+                value: Some(value),
+            }
+        }
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = self.event_id.hyphenated().encode_lower(&mut id);
         let time = self
             .occurred_at
             .to_rfc3339_opts(SecondsFormat::Micros, true);
-        let mut headers = OwnedHeaders::new_with_capacity(15);
-        let mut add = |key: &str, value: &str| {
-            headers = std::mem::take(&mut headers).insert(Header {
-                key,
-                value: Some(value),
-            });
-        };
-        add("ce_specversion", "1.0");
-        add("ce_id", &self.event_id.to_string());
-        add("ce_source", SOURCE);
-        add("ce_type", &self.ce_type());
-        add("ce_subject", &self.conversation_uid);
-        add("ce_time", &time);
-        add("content-type", "application/json");
-        add("ce_aggregateversion", &self.version.to_string());
-        add("ce_schemaversion", &self.schema_version.to_string());
-        add("ce_businessuid", &self.business_uid);
+        let mut headers = OwnedHeaders::new_with_capacity(15)
+            .insert(header("ce_specversion", "1.0"))
+            .insert(header("ce_id", id))
+            .insert(header("ce_source", SOURCE))
+            .insert(header("ce_type", &self.ce_type()))
+            .insert(header("ce_subject", &self.conversation_uid))
+            .insert(header("ce_time", &time))
+            .insert(header("content-type", "application/json"))
+            .insert(header("ce_aggregateversion", &self.version.to_string()))
+            .insert(header("ce_schemaversion", &self.schema_version.to_string()))
+            .insert(header("ce_businessuid", &self.business_uid));
         if let Some(actor) = &self.actor_staff_uid {
-            add("ce_actorstaffuid", actor);
+            headers = headers.insert(header("ce_actorstaffuid", actor));
         }
-        add("ce_commandid", &self.command_id);
-        add("ce_correlationid", &self.correlation_id);
-        add("ce_causationid", &self.causation_id);
-        add(convo_trace::HEADER, &self.traceparent);
         headers
+            .insert(header("ce_commandid", &self.command_id))
+            .insert(header("ce_correlationid", &self.correlation_id))
+            .insert(header("ce_causationid", &self.causation_id))
+            .insert(header(convo_trace::HEADER, &self.traceparent))
     }
 
     /// Reads an event back from a consumed record.
