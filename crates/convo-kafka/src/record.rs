@@ -2,6 +2,8 @@
 //! conversation uid, the value is the event payload (JSON, `schemas/events/`), and the headers
 //! carry the envelope (`schemas/envelope.v1.json` describes the same envelope in structured form).
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use serde_json::{Value, json};
@@ -61,88 +63,97 @@ impl EventRecord {
         format!("{TYPE_PREFIX}{}", self.event_type)
     }
 
-    /// The binary-mode headers.
+    /// The binary-mode headers, in one header list built in place (librdkafka copies each key
+    /// and value as it is added).
     pub fn headers(&self) -> OwnedHeaders {
+        fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
+            Header {
+                key,
+                value: Some(value),
+            }
+        }
+        let mut id = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let id = self.event_id.hyphenated().encode_lower(&mut id);
         let time = self
             .occurred_at
             .to_rfc3339_opts(SecondsFormat::Micros, true);
-        let mut headers = OwnedHeaders::new_with_capacity(15);
-        let mut add = |key: &str, value: &str| {
-            headers = std::mem::take(&mut headers).insert(Header {
-                key,
-                value: Some(value),
-            });
-        };
-        add("ce_specversion", "1.0");
-        add("ce_id", &self.event_id.to_string());
-        add("ce_source", SOURCE);
-        add("ce_type", &self.ce_type());
-        add("ce_subject", &self.conversation_uid);
-        add("ce_time", &time);
-        add("content-type", "application/json");
-        add("ce_aggregateversion", &self.version.to_string());
-        add("ce_schemaversion", &self.schema_version.to_string());
-        add("ce_businessuid", &self.business_uid);
+        let mut headers = OwnedHeaders::new_with_capacity(15)
+            .insert(header("ce_specversion", "1.0"))
+            .insert(header("ce_id", id))
+            .insert(header("ce_source", SOURCE))
+            .insert(header("ce_type", &self.ce_type()))
+            .insert(header("ce_subject", &self.conversation_uid))
+            .insert(header("ce_time", &time))
+            .insert(header("content-type", "application/json"))
+            .insert(header("ce_aggregateversion", &self.version.to_string()))
+            .insert(header("ce_schemaversion", &self.schema_version.to_string()))
+            .insert(header("ce_businessuid", &self.business_uid));
         if let Some(actor) = &self.actor_staff_uid {
-            add("ce_actorstaffuid", actor);
+            headers = headers.insert(header("ce_actorstaffuid", actor));
         }
-        add("ce_commandid", &self.command_id);
-        add("ce_correlationid", &self.correlation_id);
-        add("ce_causationid", &self.causation_id);
-        add(convo_trace::HEADER, &self.traceparent);
         headers
+            .insert(header("ce_commandid", &self.command_id))
+            .insert(header("ce_correlationid", &self.correlation_id))
+            .insert(header("ce_causationid", &self.causation_id))
+            .insert(header(convo_trace::HEADER, &self.traceparent))
     }
 
-    /// Reads an event back from a consumed record.
+    /// Reads an event back from a consumed record. Header values are read in place (as text,
+    /// invalid UTF-8 replaced); a repeated header counts with its last value.
     pub fn from_message(message: &impl Message) -> Result<Self, RecordError> {
-        let mut found: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+        let mut found: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(16);
         if let Some(headers) = message.headers() {
             for header in headers.iter() {
                 if let Some(value) = header.value {
-                    found.insert(header.key, String::from_utf8_lossy(value).into_owned());
+                    found.push((header.key, String::from_utf8_lossy(value)));
                 }
             }
         }
-        let get = |key: &'static str| {
+        let text = |key: &str| {
             found
-                .get(key)
-                .cloned()
-                .ok_or(RecordError::MissingHeader(key))
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.as_ref())
         };
+        let field = |key: &'static str| text(key).ok_or(RecordError::MissingHeader(key));
+        let get = |key: &'static str| field(key).map(str::to_owned);
         let parse_err = |key: &'static str| {
             move |e: &dyn std::fmt::Display| RecordError::BadHeader(key, e.to_string())
         };
-        let ce_type = get("ce_type")?;
+        let ce_type = field("ce_type")?;
         let event_type = ce_type
             .strip_prefix(TYPE_PREFIX)
-            .ok_or_else(|| RecordError::BadHeader("ce_type", ce_type.clone()))?
+            .ok_or_else(|| RecordError::BadHeader("ce_type", ce_type.to_owned()))?
             .to_owned();
         let payload = message
             .payload()
             .ok_or(RecordError::NoPayload)
             .map(|p| String::from_utf8_lossy(p).into_owned())?;
-        let event_id: Uuid = get("ce_id")?.parse().map_err(|e| parse_err("ce_id")(&e))?;
+        let event_id: Uuid = field("ce_id")?
+            .parse()
+            .map_err(|e| parse_err("ce_id")(&e))?;
         let correlation_id = get("ce_correlationid")?;
-        let traceparent = found
-            .get(convo_trace::HEADER)
-            .cloned()
-            .unwrap_or_else(|| derived_traceparent(&correlation_id, event_id));
+        let traceparent = text(convo_trace::HEADER).map_or_else(
+            || derived_traceparent(&correlation_id, event_id),
+            str::to_owned,
+        );
         Ok(Self {
             event_id,
             conversation_uid: get("ce_subject")?,
-            version: get("ce_aggregateversion")?
+            version: field("ce_aggregateversion")?
                 .parse()
                 .map_err(|e| parse_err("ce_aggregateversion")(&e))?,
             event_type,
-            schema_version: get("ce_schemaversion")?
+            schema_version: field("ce_schemaversion")?
                 .parse()
                 .map_err(|e| parse_err("ce_schemaversion")(&e))?,
             business_uid: get("ce_businessuid")?,
-            actor_staff_uid: found.get("ce_actorstaffuid").cloned(),
+            actor_staff_uid: text("ce_actorstaffuid").map(str::to_owned),
             command_id: get("ce_commandid")?,
             correlation_id,
             causation_id: get("ce_causationid")?,
-            occurred_at: DateTime::parse_from_rfc3339(&get("ce_time")?)
+            occurred_at: DateTime::parse_from_rfc3339(field("ce_time")?)
                 .map_err(|e| parse_err("ce_time")(&e))?
                 .to_utc(),
             traceparent,

@@ -38,6 +38,11 @@ where
 /// keepalives probe an idle connection (after a third of it, every ninth, three probes) and
 /// `tcp_user_timeout` bounds unacknowledged data. A leader cut off from the database thus loses
 /// its session, and with it the lock, within `limit`, and a standby takes over.
+///
+/// Sorting is off on this connection: its batch read must walk the `(tx_id, position)` index.
+/// With statistics older than the backlog (a fresh table, a burst since the last `ANALYZE`) the
+/// planner expects few rows past the position and would sort the whole backlog for each batch
+/// instead (100,000 events waiting: about 450 ms per batch of 10,000, against 40 ms).
 pub(crate) async fn connect(url: &str, limit: Duration) -> Result<PgConnection, RelayError> {
     let secs = limit.as_secs().max(9);
     let options = PgConnectOptions::from_str(url)?.options([
@@ -45,6 +50,7 @@ pub(crate) async fn connect(url: &str, limit: Duration) -> Result<PgConnection, 
         ("tcp_keepalives_interval", (secs / 9).to_string()),
         ("tcp_keepalives_count", "3".to_owned()),
         ("tcp_user_timeout", (secs * 1000).to_string()),
+        ("enable_sort", "off".to_owned()),
     ]);
     timed(limit, options.connect()).await
 }

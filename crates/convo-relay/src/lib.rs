@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use convo_kafka::{KafkaConfig, LogContext};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::FutureProducer;
+use rdkafka::producer::{FutureProducer, Producer};
 use sqlx::PgConnection;
 use tokio_util::sync::CancellationToken;
 
@@ -223,6 +223,7 @@ async fn publish_term(
         .set("enable.gapless.guarantee", "true")
         .create_with_context(LogContext)?;
     let topic = kafka.topics.events.as_str();
+    ask_producer_id(&producer, topic).await;
     tracing::info!(relay = name, topic, "relay is publishing");
     let (mut tx_id, mut position) = timed(limit, outbox::load_position(conn, name)).await?;
     while !shutdown.is_cancelled() {
@@ -263,6 +264,27 @@ async fn publish_term(
         }
     }
     Ok(())
+}
+
+/// Has the producer ask for its producer id now. An idempotent producer asks when a metadata
+/// response arrives while it is connected to a broker it learned of, else on a 500 ms timer. A
+/// fresh producer's first answer comes through its bootstrap connection, too early: the second
+/// metadata request goes to the learned broker, so the first batch does not wait for the timer.
+/// Each request is bounded to a second; a broker that does not answer is the first batch's to
+/// report.
+async fn ask_producer_id(producer: &FutureProducer<LogContext>, topic: &str) {
+    let (producer, topic) = (producer.clone(), topic.to_owned());
+    let asked = tokio::task::spawn_blocking(move || {
+        (0..2).try_for_each(|_| {
+            producer
+                .client()
+                .fetch_metadata(Some(&topic), Duration::from_secs(1))
+                .map(drop)
+        })
+    });
+    if let Ok(Err(e)) = asked.await {
+        tracing::debug!(error = %e, "no topic metadata yet");
+    }
 }
 
 /// Records a stall (an undelivered event, or the cluster guard) in the status and, for other
