@@ -6,28 +6,69 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use sqlx::PgPool;
+
+use crate::report::Sample;
+
 /// Clock ticks per second of `/proc`'s CPU times (`getconf CLK_TCK`; 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// The groups, by the process's name (`/proc/PID/comm`).
-fn group(comm: &str) -> &'static str {
-    match comm {
-        "convo" => "service",
-        "postgres" => "postgres",
-        "tansu" | "noida-db" | "python3" => "broker",
-        "convo-bench" => "load generator",
-        _ => "other",
+/// How processes are told apart: the service and PostgreSQL by process id, so that a second
+/// PostgreSQL or a `convo` of another checkout on the same machine counts as "other"; the broker
+/// by name, as the harness does not start it.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    services: Vec<u32>,
+    postmaster: u32,
+    load_generator: u32,
+}
+
+impl Groups {
+    /// The service processes `services`, the PostgreSQL server behind `pool` (its postmaster and
+    /// every process it started), and this process.
+    pub async fn new(services: Vec<u32>, pool: &PgPool) -> anyhow::Result<Self> {
+        let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(pool)
+            .await?;
+        let postmaster = parent(backend as u32).ok_or_else(|| {
+            anyhow::anyhow!("PostgreSQL's backend {backend} is not on this machine")
+        })?;
+        Ok(Self {
+            services,
+            postmaster,
+            load_generator: std::process::id(),
+        })
+    }
+
+    fn of(&self, process: &Process) -> &'static str {
+        if self.services.contains(&process.pid) {
+            "service"
+        } else if process.pid == self.postmaster || process.parent == self.postmaster {
+            "postgres"
+        } else if process.pid == self.load_generator {
+            "load generator"
+        } else if matches!(process.name.as_str(), "tansu" | "noida-db" | "python3") {
+            "broker"
+        } else {
+            "other"
+        }
+    }
+
+    /// What the groups are, for a figure's load line.
+    pub fn described(&self) -> &'static str {
+        "user + system time from /proc: the service's processes, PostgreSQL's postmaster and its children, the broker by name (tansu, noida-db), this load generator, other"
     }
 }
 
 /// CPU ticks so far per group, and when they were read.
+#[derive(Debug)]
 pub struct Snapshot {
     at: Instant,
     ticks: BTreeMap<&'static str, u64>,
 }
 
 impl Snapshot {
-    pub fn take() -> Self {
+    pub fn take(groups: &Groups) -> Self {
         let mut ticks = BTreeMap::new();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Some(pid) = entry
@@ -37,8 +78,8 @@ impl Snapshot {
             else {
                 continue;
             };
-            if let Some((comm, used)) = process_ticks(pid) {
-                *ticks.entry(group(&comm)).or_insert(0) += used;
+            if let Some(process) = Process::read(pid) {
+                *ticks.entry(groups.of(&process)).or_insert(0) += process.ticks;
             }
         }
         Self {
@@ -65,18 +106,79 @@ impl Snapshot {
     }
 }
 
-/// The name and user + system ticks of process `pid` (`/proc/PID/stat`: the name is in
-/// parentheses and may hold spaces; utime and stime are the 14th and 15th fields).
-fn process_ticks(pid: u32) -> Option<(String, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat[open + 1..close].to_owned();
-    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-    // fields[0] is the 3rd field (state): utime is the 14th field, stime the 15th.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((comm, utime + stime))
+/// The figures of a CPU split: the total, then one per group, keyed `{prefix}_cpu_{group}{suffix}`
+/// (e.g. `w1_cpu_postgres_2_instances`).
+pub fn samples(
+    id: &'static str,
+    prefix: &str,
+    suffix: &str,
+    phase: &str,
+    groups: &Groups,
+    split: &[(&'static str, f64)],
+) -> Vec<Sample> {
+    let cores = cores();
+    let total: f64 = split.iter().map(|(_, used)| used).sum();
+    let mut samples = vec![
+        Sample::new(
+            id,
+            format!("{prefix}_cpu_total{suffix}"),
+            format!("CPU used during {phase}, all processes"),
+            total,
+            "% of core",
+        )
+        .load(format!(
+            "user + system time of every process (/proc), {cores} cores: {}% is all of them",
+            100 * cores
+        )),
+    ];
+    for (group, used) in split {
+        samples.push(
+            Sample::new(
+                id,
+                format!("{prefix}_cpu_{}{suffix}", group.replace(' ', "_")),
+                format!("CPU used during {phase}: {group}"),
+                *used,
+                "% of core",
+            )
+            .load(groups.described()),
+        );
+    }
+    samples
+}
+
+/// One process's name, parent and user + system ticks.
+#[derive(Debug)]
+struct Process {
+    pid: u32,
+    name: String,
+    parent: u32,
+    ticks: u64,
+}
+
+impl Process {
+    /// From `/proc/PID/stat`: the name is in parentheses and may hold spaces; after it come the
+    /// state (3rd field), the parent (4th), ..., utime (14th) and stime (15th).
+    fn read(pid: u32) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let open = stat.find('(')?;
+        let close = stat.rfind(')')?;
+        let name = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let parent = fields.get(1)?.parse().ok()?;
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        Some(Self {
+            pid,
+            name,
+            parent,
+            ticks: utime + stime,
+        })
+    }
+}
+
+/// The parent of process `pid`.
+fn parent(pid: u32) -> Option<u32> {
+    Process::read(pid).map(|p| p.parent)
 }
 
 /// The cores of this machine.

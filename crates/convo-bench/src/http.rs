@@ -69,9 +69,10 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = CancellationToken::new();
     let sampler = sample_rss(&services, peak.clone(), sampling.clone());
-    let cpu_before = cpu::Snapshot::take();
+    let groups = cpu::Groups::new(services.iter().map(Service::pid).collect(), &stack.pool).await?;
+    let cpu_before = cpu::Snapshot::take(&groups);
     let w1 = load::closed_loop(&target, CONNECTIONS, seconds).await;
-    let cpu = cpu::Snapshot::take().since(&cpu_before);
+    let cpu = cpu::Snapshot::take(&groups).since(&cpu_before);
     sampling.cancel();
     sampler.await?;
     w1.all_ok()?;
@@ -112,24 +113,8 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
         .load("VmRSS of each service process every 100 ms during W1")
         .goal("<= 150"),
     );
-    let cores = cpu::cores();
-    let total: f64 = cpu.iter().map(|(_, used)| used).sum();
-    samples.push(
-        Sample::new(
-            id,
-            format!("w1_cpu_total{s}"),
-            format!("CPU used during W1, all processes, {instances} instance(s)"),
-            total,
-            "% of core",
-        )
-        .load(format!(
-            "user + system time of every process (/proc), {cores} cores: {}% is all of them",
-            100 * cores
-        )),
-    );
-    for (group, used) in cpu {
-        samples.push(Sample::new(id, format!("w1_cpu_{}{s}", group.replace(' ', "_")), format!("CPU used during W1: {group}, {instances} instance(s)"), used, "% of core").load("processes grouped by name: convo (service), postgres, tansu (broker), convo-bench (load generator), other"));
-    }
+    let phase = format!("W1, {instances} instance(s)");
+    samples.extend(cpu::samples(id, "w1", &s, &phase, &groups, &cpu));
     if let Some(baseline) = baseline {
         samples.push(
             Sample::new(

@@ -37,12 +37,13 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
     });
     let producer: FutureProducer<LogContext> =
         stack.kafka.producer().create_with_context(LogContext)?;
-    let cpu_before = cpu::Snapshot::take();
+    let groups = cpu::Groups::new(services.iter().map(Service::pid).collect(), &stack.pool).await?;
+    let cpu_before = cpu::Snapshot::take(&groups);
     let started = Instant::now();
     setup::produce_all(&producer, &stack.kafka.topics.commands, records.into_iter()).await?;
     outcomes.await??;
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = cpu::Snapshot::take().since(&cpu_before);
+    let cpu = cpu::Snapshot::take(&groups).since(&cpu_before);
     let accepted = stack
         .count("SELECT count(*) FROM events WHERE event_type IN ('Archived', 'Unarchived')")
         .await?;
@@ -69,18 +70,8 @@ pub async fn run(plan: &Plan, instances: usize) -> anyhow::Result<Vec<Sample>> {
             .load(format!("{commands} update commands (each flipping `archived` on one of {CONVERSATIONS} conversations) published at full speed to 8 partitions while the service runs; timed from the first publish until an outside consumer read every outcome"))
             .goal(goal),
     ];
-    for (group, used) in cpu {
-        samples.push(
-            Sample::new(
-                id,
-                format!("k1_cpu_{}{suffix}", group.replace(' ', "_")),
-                format!("CPU used during K1: {group}, {instances} instance(s)"),
-                used,
-                "% of core",
-            )
-            .load("user + system time of every process (/proc), grouped by name"),
-        );
-    }
+    let phase = format!("K1, {instances} instance(s)");
+    samples.extend(cpu::samples(id, "k1", &suffix, &phase, &groups, &cpu));
     Ok(samples)
 }
 
