@@ -25,6 +25,11 @@ use convo_api::auth::sign_dev_token;
 use convo_kafka::{KafkaConfig, Topics};
 use convo_store::CommandHandler;
 
+/// Every allocation of the process goes through mimalloc rather than glibc's malloc: measured in
+/// `docs/benchmarks.md` (the allocator was about 28% of the service's CPU under W1).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
