@@ -11,6 +11,7 @@ mod follow_up_rows;
 mod group_commit;
 mod history;
 mod idempotency;
+mod loading;
 mod merges_and_deletes;
 mod metrics;
 mod openapi;

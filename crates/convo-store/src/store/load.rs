@@ -36,25 +36,31 @@ pub async fn load_all(
 ) -> Result<HashMap<String, Loaded>, StoreError> {
     let uids: Vec<String> = known.iter().map(|s| s.uid.clone()).collect();
     let versions: Vec<i64> = known.iter().map(|s| s.version as i64).collect();
+    // One row per stored event from the base on (the newer of the known state and the
+    // snapshot), or one with no event: the base's own event carries no payload (it proves the
+    // base is stored) and brings the snapshot if that is the base; the last event is the head.
+    // Two index probes per conversation. The joins are LATERAL subqueries that cannot be
+    // flattened (LIMIT, ORDER BY), so the plan probes the indexes per conversation whatever the
+    // tables' statistics were when the (generic) plan was made.
     let rows = sqlx::query!(
-        r#"SELECT u.uid AS "uid!", r.kind AS "kind!", r.version AS "version!",
-                  r.schema AS "schema!", r.data
+        r#"SELECT u.uid AS "uid!", COALESCE(s.version, 0) AS "snapshot_version!",
+                  CASE WHEN s.version > u.known AND e.version = s.version
+                       THEN s.state::text END AS snapshot,
+                  e.version AS "version?", e.schema_version AS "schema?",
+                  CASE WHEN e.version > GREATEST(u.known, s.version)
+                       THEN e.payload::text END AS payload
            FROM unnest($1::text[], $2::bigint[]) AS u (uid, known)
-           LEFT JOIN snapshots s ON s.conversation_uid = u.uid AND s.state_schema = $3
-           CROSS JOIN LATERAL (
-               -- The snapshot's version (0: none), its state if newer than the known one, and
-               -- the stored head.
-               SELECT 0 AS kind, COALESCE(s.version, 0) AS version, $3 AS schema,
-                      CASE WHEN s.version > u.known THEN s.state::text END AS data
-               UNION ALL
-               SELECT 1, COALESCE(max(version), 0), 0, NULL FROM events
+           LEFT JOIN LATERAL (
+               SELECT version, state FROM snapshots
+               WHERE conversation_uid = u.uid AND state_schema = $3 LIMIT 1
+           ) s ON true
+           LEFT JOIN LATERAL (
+               SELECT version, schema_version, payload FROM events
                WHERE conversation_uid = u.uid
-               UNION ALL
-               SELECT 2, version, schema_version, payload::text FROM events
-               WHERE conversation_uid = u.uid
-                 AND version > GREATEST(u.known, COALESCE(s.version, 0))
-           ) r
-           ORDER BY 1, 2, 3"#,
+                 AND version >= GREATEST(u.known, COALESCE(s.version, 0))
+               ORDER BY version
+           ) e ON true
+           ORDER BY 1, 4"#,
         &uids,
         &versions,
         STATE_SCHEMA
@@ -77,28 +83,24 @@ pub async fn load_all(
         let Some(entry) = loaded.get_mut(&row.uid) else {
             continue;
         };
-        let version = u64::try_from(row.version).unwrap_or_default();
-        match (row.kind, row.data) {
-            (0, data) => {
-                entry.snapshot_version = version;
-                let Some(data) = data else { continue };
-                match serde_json::from_str::<Conversation>(&data) {
-                    Ok(snapshot) => entry.state = snapshot,
-                    Err(e) => {
-                        tracing::warn!(conversation = %row.uid, error = %e, "snapshot does not decode; folding the events");
-                        refold.push(row.uid);
-                    }
+        entry.snapshot_version = u64::try_from(row.snapshot_version).unwrap_or_default();
+        if let Some(snapshot) = row.snapshot {
+            match serde_json::from_str::<Conversation>(&snapshot) {
+                Ok(snapshot) => entry.state = snapshot,
+                Err(e) => {
+                    tracing::warn!(conversation = %row.uid, error = %e, "snapshot does not decode; folding the events");
+                    refold.push(row.uid.clone());
                 }
             }
-            (1, _) => {
-                heads.insert(row.uid, version);
-            }
-            (_, data) => {
-                let data = data.unwrap_or_default();
-                let event = crate::events::decode(&row.uid, version, row.schema, &data)?;
-                entry.state = std::mem::take(&mut entry.state).evolve(&event);
-            }
         }
+        let Some(version) = row.version else { continue };
+        let version = u64::try_from(version).unwrap_or_default();
+        if let Some(payload) = row.payload {
+            let schema = row.schema.unwrap_or_default();
+            let event = crate::events::decode(&row.uid, version, schema, &payload)?;
+            entry.state = std::mem::take(&mut entry.state).evolve(&event);
+        }
+        heads.insert(row.uid, version);
     }
     for (uid, entry) in &loaded {
         let head = heads.get(uid).copied().unwrap_or_default();
