@@ -76,9 +76,17 @@ async fn load_states_for_update(
     uids: &[String],
     reshaped: &mut Vec<String>,
 ) -> Result<HashMap<String, Conversation>, ProjectError> {
+    // One primary-key probe per uid, locked in uid order (the outer list is sorted and the
+    // LATERAL subquery cannot be flattened): a generic plan made while the table was small
+    // cannot become a scan of the whole table.
     let rows = sqlx::query!(
-        "SELECT uid, version, state_schema, state FROM rm_conversations
-         WHERE uid = ANY($1) ORDER BY uid FOR UPDATE",
+        r#"SELECT r.uid AS "uid!", r.version AS "version!", r.state_schema AS "state_schema!",
+                  r.state AS "state!"
+           FROM (SELECT DISTINCT uid FROM unnest($1::text[]) AS uid ORDER BY uid) k
+           CROSS JOIN LATERAL (
+               SELECT uid, version, state_schema, state FROM rm_conversations
+               WHERE uid = k.uid LIMIT 1 FOR UPDATE
+           ) r"#,
         uids
     )
     .fetch_all(&mut *conn)

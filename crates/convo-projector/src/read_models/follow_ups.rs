@@ -147,10 +147,16 @@ async fn load_for_update(
     conn: &mut PgConnection,
     uids: &[String],
 ) -> Result<HashMap<String, Conversation>, sqlx::Error> {
+    // One primary-key probe per uid, locked in uid order, as the conversations model does.
     let rows = sqlx::query!(
-        "SELECT conversation_uid, business_uid, version, trashed, gone
-         FROM rm_follow_up_conversations
-         WHERE conversation_uid = ANY($1) ORDER BY conversation_uid FOR UPDATE",
+        r#"SELECT r.conversation_uid AS "conversation_uid!", r.business_uid AS "business_uid!",
+                  r.version AS "version!", r.trashed AS "trashed!", r.gone AS "gone!"
+           FROM (SELECT DISTINCT uid FROM unnest($1::text[]) AS uid ORDER BY uid) k
+           CROSS JOIN LATERAL (
+               SELECT conversation_uid, business_uid, version, trashed, gone
+               FROM rm_follow_up_conversations
+               WHERE conversation_uid = k.uid LIMIT 1 FOR UPDATE
+           ) r"#,
         uids
     )
     .fetch_all(conn)

@@ -74,7 +74,9 @@ pub async fn resolve_and_lock(conn: &mut PgConnection, uid: &str) -> Result<Stri
 /// [`resolve_and_lock`] for many uids in one round trip: where each is held now, every such
 /// conversation locked until the transaction ends. The locks are taken in byte order of the uids
 /// (as [`lock_conversation`]'s callers sort them), so two transactions locking overlapping sets
-/// cannot deadlock.
+/// cannot deadlock. Each hop is one primary-key probe (a LATERAL subquery with `LIMIT`): group
+/// commit forces generic plans, and a join would be planned as a scan of `merge_routes` whenever
+/// that table was small at planning time, however large it grew since.
 pub async fn resolve_and_lock_all(
     conn: &mut PgConnection,
     uids: &[String],
@@ -84,7 +86,10 @@ pub async fn resolve_and_lock_all(
                SELECT u, u, 0 FROM unnest($1::text[]) AS u
                UNION ALL
                SELECT c.input, m.target_uid, c.hops + 1
-               FROM merge_routes m JOIN chain c ON m.source_uid = c.uid
+               FROM chain c
+               CROSS JOIN LATERAL (
+                   SELECT target_uid FROM merge_routes WHERE source_uid = c.uid LIMIT 1
+               ) m
                WHERE c.hops < $2
            ),
            target AS (SELECT DISTINCT ON (input) input, uid FROM chain ORDER BY input, hops DESC),
