@@ -46,7 +46,7 @@ use crate::deliveries::{Deliveries, Outgoing};
 pub const MAX_IN_FLIGHT: usize = 1000;
 
 /// Most command messages run at once (those already fetched when one arrives).
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
 
 /// The largest command message the intake runs (1 MiB, the broker's usual message limit); a
 /// larger one is dead-lettered.
