@@ -19,7 +19,9 @@ const TICKS_PER_SECOND: f64 = 100.0;
 #[derive(Debug, Clone)]
 pub struct Groups {
     services: Vec<u32>,
-    postmaster: u32,
+    /// PostgreSQL's postmaster; `None` when the server is not on this machine (its processes are
+    /// then told by name, and count only if they are here).
+    postmaster: Option<u32>,
     load_generator: u32,
 }
 
@@ -30,20 +32,21 @@ impl Groups {
         let backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(pool)
             .await?;
-        let postmaster = parent(backend as u32).ok_or_else(|| {
-            anyhow::anyhow!("PostgreSQL's backend {backend} is not on this machine")
-        })?;
         Ok(Self {
             services,
-            postmaster,
+            postmaster: u32::try_from(backend).ok().and_then(parent),
             load_generator: std::process::id(),
         })
     }
 
     fn of(&self, process: &Process) -> &'static str {
+        let postgres = match self.postmaster {
+            Some(postmaster) => process.pid == postmaster || process.parent == postmaster,
+            None => process.name == "postgres",
+        };
         if self.services.contains(&process.pid) {
             "service"
-        } else if process.pid == self.postmaster || process.parent == self.postmaster {
+        } else if postgres {
             "postgres"
         } else if process.pid == self.load_generator {
             "load generator"
@@ -56,7 +59,7 @@ impl Groups {
 
     /// What the groups are, for a figure's load line.
     pub fn described(&self) -> &'static str {
-        "user + system time from /proc: the service's processes, PostgreSQL's postmaster and its children, the broker by name (tansu, noida-db), this load generator, other"
+        "user + system time from /proc: the service's processes, PostgreSQL's postmaster and its children (by name if the server is elsewhere), the broker by name (tansu, noida-db), this load generator, other"
     }
 }
 
